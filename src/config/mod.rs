@@ -1,0 +1,463 @@
+//! The daemon's configuration: TOML structs, their defaults and validation.
+//!
+//! Every table rejects unknown keys. Defaults are stated on each field and in
+//! `default.toml` (what `rampart print-default-config` prints). Loading goes
+//! through [`load`], which reports every problem in a file at once, each with
+//! file, line, column and key path (see [`diagnostics`]).
+//!
+//! Threshold precedence, most specific first: zone or channel → controller →
+//! `[detection]`.
+
+pub mod diagnostics;
+pub mod duration;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use diagnostics::Diagnostic;
+
+use crate::wall::Wall;
+
+/// The commented default configuration, as printed by `print-default-config`.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This daemon's instance id: 1 to 32 of `A-Z a-z 0-9 _ -`. Names the
+    /// presence topic and prefixes MQTT client ids and incident ids.
+    /// Default `"rampart"`.
+    #[serde(default = "default_instance")]
+    pub instance: String,
+    /// The wall: a GeoJSON LineString file. Relative paths are resolved
+    /// against the config file's directory. Required.
+    pub wall: PathBuf,
+    /// Length of a wall segment in metres. Default 1000.
+    #[serde(default = "default_segment_length")]
+    pub segment_length_m: f64,
+    /// Where the daemon keeps its files (alert journal). Relative to the
+    /// config file's directory. Default `"data"`.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The MQTT broker.
+    #[serde(default)]
+    pub mqtt: MqttConfig,
+    /// Detection rules and their default thresholds.
+    #[serde(default)]
+    pub detection: DetectionConfig,
+    /// Serial lines to read sentences from.
+    #[serde(default)]
+    pub serial: Vec<SerialPortConfig>,
+    /// Fence controllers: vibration-sensing cable split into zones.
+    #[serde(default)]
+    pub fence: Vec<FenceController>,
+    /// Trench controllers: geophones and break-beams.
+    #[serde(default)]
+    pub trench: Vec<TrenchController>,
+}
+
+/// `[mqtt]`: the broker and the topic root.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    /// Broker URL, `mqtt://HOST:PORT` (or `tcp://`). Default
+    /// `"mqtt://127.0.0.1:1883"`.
+    #[serde(default = "default_mqtt_url")]
+    pub url: String,
+    /// Start an embedded broker (rumqttd) listening on the URL's address, so
+    /// nothing else is needed. Needs the `embedded-broker` cargo feature.
+    /// Default false.
+    #[serde(default)]
+    pub embedded_broker: bool,
+    /// The first topic level: topics are `<root>/v1/...`. Default `"rampart"`.
+    #[serde(default = "default_root")]
+    pub root: String,
+    /// MQTT keep-alive interval. Default `"15s"`.
+    #[serde(default = "default_keep_alive", with = "duration")]
+    pub keep_alive: Duration,
+    /// Largest MQTT packet accepted or sent, in bytes. Default 4194304
+    /// (4 MiB, room for a 1280×1024 16-bit thermal frame).
+    #[serde(default = "default_max_packet")]
+    pub max_packet_bytes: usize,
+    /// Longest wait between reconnection attempts (the wait doubles from
+    /// 250 ms up to this). Default `"10s"`.
+    #[serde(default = "default_mqtt_backoff", with = "duration")]
+    pub reconnect_max: Duration,
+}
+
+/// `[detection]`: timing of incidents and the global default thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionConfig {
+    /// A controller silent for this long raises `sensor_offline`; it can be
+    /// overridden per controller. Default `"30s"`.
+    #[serde(default = "default_heartbeat_deadline", with = "duration")]
+    pub heartbeat_deadline: Duration,
+    /// An intrusion incident clears after this long without new evidence.
+    /// Default `"60s"`.
+    #[serde(default = "default_quiet_period", with = "duration")]
+    pub quiet_period: Duration,
+    /// Evidence that adds nothing new (no new sensor, no higher priority) is
+    /// published as an update at most this often per incident. Default `"2s"`.
+    #[serde(default = "default_min_update", with = "duration")]
+    pub min_update_interval: Duration,
+    /// Default fence-zone thresholds.
+    #[serde(default)]
+    pub fence: FenceThresholds,
+    /// Default geophone threshold.
+    #[serde(default)]
+    pub ground: GroundThresholds,
+}
+
+/// Fence-zone detection: a reading counts as a hit when its RMS or its peak
+/// is at or above threshold; `k` hits among the last `n` readings make
+/// intrusion evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FenceThresholds {
+    /// RMS acceleration threshold in milli-g. Default 400.
+    #[serde(default = "default_rms")]
+    pub rms_mg: f64,
+    /// Peak acceleration threshold in milli-g. Default 1500.
+    #[serde(default = "default_peak")]
+    pub peak_mg: f64,
+    /// Hits needed. Default 3.
+    #[serde(default = "default_k")]
+    pub k: u32,
+    /// Window of readings, at most 64. Default 5.
+    #[serde(default = "default_n")]
+    pub n: u32,
+}
+
+/// Geophone detection: a PPV at or above threshold is intrusion evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroundThresholds {
+    /// Peak particle velocity threshold in µm/s. Default 1000.
+    #[serde(default = "default_ppv")]
+    pub ppv_um_s: f64,
+}
+
+/// `[[serial]]`: one serial line carrying sentences from one or more
+/// controllers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SerialPortConfig {
+    /// Device path, e.g. `/dev/ttyUSB0` or a stable `/dev/serial/by-id/...`
+    /// link. Required.
+    pub path: PathBuf,
+    /// Baud rate; 8 data bits, no parity, 1 stop bit. Default 115200.
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// The controllers expected on this line. When given, a sentence naming
+    /// another device is rejected (`wrong_port`). Default: any configured
+    /// controller.
+    #[serde(default)]
+    pub devices: Vec<String>,
+    /// Longest wait between attempts to open a missing or failed port (the
+    /// wait doubles from 100 ms up to this). Default `"1s"`.
+    #[serde(default = "default_serial_retry", with = "duration")]
+    pub retry_max: Duration,
+}
+
+/// `[[fence]]`: a fence controller and its zones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FenceController {
+    /// Device id as it appears in sentences. Required.
+    pub id: String,
+    /// Chainage of the controller cabinet, where tamper, offline and fault
+    /// alerts are placed. Default: the middle of its zones.
+    #[serde(default)]
+    pub location_m: Option<f64>,
+    /// Override of `[detection].heartbeat_deadline`.
+    #[serde(default, with = "duration::option")]
+    pub heartbeat_deadline: Option<Duration>,
+    /// Controller-wide override of `[detection.fence].rms_mg`.
+    #[serde(default)]
+    pub rms_mg: Option<f64>,
+    /// Controller-wide override of `[detection.fence].peak_mg`.
+    #[serde(default)]
+    pub peak_mg: Option<f64>,
+    /// Controller-wide override of `[detection.fence].k`.
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// Controller-wide override of `[detection.fence].n`.
+    #[serde(default)]
+    pub n: Option<u32>,
+    /// The zones of the sensor cable. At least one.
+    #[serde(default)]
+    pub zones: Vec<FenceZone>,
+}
+
+/// `[[fence.zones]]`: one zone of a fence controller's cable, as a chainage
+/// range on the wall, with optional per-zone thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FenceZone {
+    /// Zone number as it appears in `FZ` sentences. Required.
+    pub zone: u16,
+    /// Chainage where the zone starts, in metres. Required.
+    pub start_m: f64,
+    /// Chainage where the zone ends, in metres (greater than `start_m`). Required.
+    pub end_m: f64,
+    /// Per-zone override of the RMS threshold.
+    #[serde(default)]
+    pub rms_mg: Option<f64>,
+    /// Per-zone override of the peak threshold.
+    #[serde(default)]
+    pub peak_mg: Option<f64>,
+    /// Per-zone override of `k`.
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// Per-zone override of `n`.
+    #[serde(default)]
+    pub n: Option<u32>,
+}
+
+/// `[[trench]]`: a trench controller with geophones and break-beams.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrenchController {
+    /// Device id as it appears in sentences. Required.
+    pub id: String,
+    /// Chainage of the controller cabinet. Default: the middle of its channels.
+    #[serde(default)]
+    pub location_m: Option<f64>,
+    /// Override of `[detection].heartbeat_deadline`.
+    #[serde(default, with = "duration::option")]
+    pub heartbeat_deadline: Option<Duration>,
+    /// Controller-wide override of `[detection.ground].ppv_um_s`.
+    #[serde(default)]
+    pub ppv_um_s: Option<f64>,
+    /// Geophone channels.
+    #[serde(default)]
+    pub geophones: Vec<Geophone>,
+    /// Tripwire and break-beam channels.
+    #[serde(default)]
+    pub beams: Vec<BeamChannel>,
+}
+
+/// `[[trench.geophones]]`: one geophone at a chainage point.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Geophone {
+    /// Channel number in `GS` sentences. Required.
+    pub channel: u16,
+    /// Chainage of the geophone, in metres. Required.
+    pub at_m: f64,
+    /// Per-channel override of the PPV threshold.
+    #[serde(default)]
+    pub ppv_um_s: Option<f64>,
+}
+
+/// `[[trench.beams]]`: one tripwire or break-beam at a chainage point.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BeamChannel {
+    /// Channel number in `BK` sentences. Required.
+    pub channel: u16,
+    /// Chainage of the beam, in metres. Required.
+    pub at_m: f64,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            url: default_mqtt_url(),
+            embedded_broker: false,
+            root: default_root(),
+            keep_alive: default_keep_alive(),
+            max_packet_bytes: default_max_packet(),
+            reconnect_max: default_mqtt_backoff(),
+        }
+    }
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_deadline: default_heartbeat_deadline(),
+            quiet_period: default_quiet_period(),
+            min_update_interval: default_min_update(),
+            fence: FenceThresholds::default(),
+            ground: GroundThresholds::default(),
+        }
+    }
+}
+
+impl Default for FenceThresholds {
+    fn default() -> Self {
+        Self {
+            rms_mg: default_rms(),
+            peak_mg: default_peak(),
+            k: default_k(),
+            n: default_n(),
+        }
+    }
+}
+
+impl Default for GroundThresholds {
+    fn default() -> Self {
+        Self {
+            ppv_um_s: default_ppv(),
+        }
+    }
+}
+
+fn default_instance() -> String {
+    "rampart".into()
+}
+fn default_segment_length() -> f64 {
+    1000.0
+}
+fn default_data_dir() -> PathBuf {
+    "data".into()
+}
+fn default_mqtt_url() -> String {
+    "mqtt://127.0.0.1:1883".into()
+}
+fn default_root() -> String {
+    "rampart".into()
+}
+fn default_keep_alive() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_max_packet() -> usize {
+    4 * 1024 * 1024
+}
+fn default_mqtt_backoff() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_heartbeat_deadline() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_quiet_period() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_min_update() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_rms() -> f64 {
+    400.0
+}
+fn default_peak() -> f64 {
+    1500.0
+}
+fn default_k() -> u32 {
+    3
+}
+fn default_n() -> u32 {
+    5
+}
+fn default_ppv() -> f64 {
+    1000.0
+}
+fn default_baud() -> u32 {
+    115_200
+}
+fn default_serial_retry() -> Duration {
+    Duration::from_secs(1)
+}
+
+impl FenceController {
+    /// The effective thresholds of zone `zone_index` (an index into `zones`),
+    /// zone overrides first, then the controller's, then `defaults`.
+    pub fn thresholds(&self, zone_index: usize, defaults: &FenceThresholds) -> FenceThresholds {
+        let zone = self.zones.get(zone_index);
+        FenceThresholds {
+            rms_mg: zone
+                .and_then(|z| z.rms_mg)
+                .or(self.rms_mg)
+                .unwrap_or(defaults.rms_mg),
+            peak_mg: zone
+                .and_then(|z| z.peak_mg)
+                .or(self.peak_mg)
+                .unwrap_or(defaults.peak_mg),
+            k: zone.and_then(|z| z.k).or(self.k).unwrap_or(defaults.k),
+            n: zone.and_then(|z| z.n).or(self.n).unwrap_or(defaults.n),
+        }
+    }
+
+    /// The chainage range the controller's zones cover.
+    pub fn coverage(&self) -> Option<(f64, f64)> {
+        span(self.zones.iter().flat_map(|z| [z.start_m, z.end_m]))
+    }
+}
+
+impl TrenchController {
+    /// The effective PPV threshold of geophone `index` (into `geophones`).
+    pub fn ppv_threshold(&self, index: usize, defaults: &GroundThresholds) -> f64 {
+        self.geophones
+            .get(index)
+            .and_then(|g| g.ppv_um_s)
+            .or(self.ppv_um_s)
+            .unwrap_or(defaults.ppv_um_s)
+    }
+
+    /// The chainage range the controller's channels cover.
+    pub fn coverage(&self) -> Option<(f64, f64)> {
+        span(
+            self.geophones
+                .iter()
+                .map(|g| g.at_m)
+                .chain(self.beams.iter().map(|b| b.at_m)),
+        )
+    }
+}
+
+fn span(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+/// A configuration that parsed and validated, with the paths resolved and
+/// the wall loaded.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The configuration, with relative paths made absolute.
+    pub config: Config,
+    /// The wall it names.
+    pub wall: Wall,
+}
+
+/// Reads, parses and validates a config file, loading the wall it names.
+/// Returns every problem found, each located in the file.
+pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Diagnostic {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            key_path: String::new(),
+            message: format!("cannot read: {e}"),
+        }]
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    load_str(&file, &text, base).map(|(config, wall)| Loaded {
+        path: path.to_owned(),
+        config,
+        wall,
+    })
+}
+
+/// Parses and validates config text; relative paths resolve against `base`.
+pub fn load_str(file: &str, text: &str, base: &Path) -> Result<(Config, Wall), Vec<Diagnostic>> {
+    let source = diagnostics::SourceMap::parse(file, text)?;
+    let mut config: Config = diagnostics::deserialize_all(file, text)?;
+    config.wall = base.join(&config.wall);
+    config.data_dir = base.join(&config.data_dir);
+    for port in &mut config.serial {
+        port.path = base.join(&port.path);
+    }
+    validate::validate(config, &source)
+}

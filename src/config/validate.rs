@@ -1,0 +1,267 @@
+//! Checks that need more than types: ids, ranges, uniqueness, and that every
+//! zone and channel lies on the wall. All problems are collected, each
+//! located in the file by its key path.
+
+use std::collections::HashSet;
+
+use super::diagnostics::{Diagnostic, PathSeg, SourceMap};
+use super::Config;
+use crate::sentence::is_valid_id;
+use crate::wall::Wall;
+
+/// The largest fence window `n` (readings are kept in a 64-bit mask).
+pub const MAX_WINDOW: u32 = 64;
+
+struct Problems<'a> {
+    source: &'a SourceMap,
+    list: Vec<Diagnostic>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, path: &[PathSeg], message: impl Into<String>) {
+        self.list.push(self.source.diagnostic(path, message));
+    }
+}
+
+fn key(k: &str) -> PathSeg {
+    PathSeg::Key(k.to_owned())
+}
+
+fn at(path: &[PathSeg], more: &[PathSeg]) -> Vec<PathSeg> {
+    path.iter().chain(more).cloned().collect()
+}
+
+/// Validates `config`, loading its wall. Returns the config and the wall, or
+/// every problem found.
+pub fn validate(config: Config, source: &SourceMap) -> Result<(Config, Wall), Vec<Diagnostic>> {
+    let mut p = Problems {
+        source,
+        list: Vec::new(),
+    };
+    if !is_valid_id(&config.instance) {
+        p.add(
+            &[key("instance")],
+            "must be 1 to 32 characters of A-Z a-z 0-9 _ -",
+        );
+    }
+    let wall = match Wall::load(&config.wall, config.segment_length_m) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            let field = if config.segment_length_m.is_finite() && config.segment_length_m > 0.0 {
+                "wall"
+            } else {
+                "segment_length_m"
+            };
+            p.add(&[key(field)], e.to_string());
+            None
+        }
+    };
+    check_mqtt(&config, &mut p);
+    check_thresholds(&config, &mut p);
+    check_devices(&config, wall.as_ref(), &mut p);
+    check_serial(&config, &mut p);
+    match (p.list.is_empty(), wall) {
+        (true, Some(wall)) => Ok((config, wall)),
+        _ => Err(p.list),
+    }
+}
+
+fn check_mqtt(config: &Config, p: &mut Problems) {
+    if let Err(e) = crate::topics::BrokerAddr::parse(&config.mqtt.url) {
+        p.add(&[key("mqtt"), key("url")], e.to_string());
+    }
+    let root = &config.mqtt.root;
+    if root.is_empty() || root.contains(['/', '+', '#']) || root.contains(char::is_whitespace) {
+        p.add(
+            &[key("mqtt"), key("root")],
+            "must be one non-empty topic level without `/`, `+`, `#` or spaces",
+        );
+    }
+    if config.mqtt.max_packet_bytes < 10 * 1024 || config.mqtt.max_packet_bytes > 256 * 1024 * 1024
+    {
+        p.add(
+            &[key("mqtt"), key("max_packet_bytes")],
+            "must be between 10240 and 268435456",
+        );
+    }
+}
+
+fn check_positive(p: &mut Problems, path: &[PathSeg], value: Option<f64>) {
+    if let Some(v) = value {
+        if !(v.is_finite() && v > 0.0) {
+            p.add(path, format!("must be a positive number, got {v}"));
+        }
+    }
+}
+
+fn check_window(p: &mut Problems, path: &[PathSeg], k: Option<u32>, n: Option<u32>) {
+    if let Some(k) = k {
+        if k == 0 {
+            p.add(&at(path, &[key("k")]), "must be at least 1");
+        }
+    }
+    if let Some(n) = n {
+        if n == 0 || n > MAX_WINDOW {
+            p.add(&at(path, &[key("n")]), format!("must be 1 to {MAX_WINDOW}"));
+        }
+    }
+}
+
+fn check_thresholds(config: &Config, p: &mut Problems) {
+    let base = [key("detection"), key("fence")];
+    let f = &config.detection.fence;
+    check_positive(p, &at(&base, &[key("rms_mg")]), Some(f.rms_mg));
+    check_positive(p, &at(&base, &[key("peak_mg")]), Some(f.peak_mg));
+    check_window(p, &base, Some(f.k), Some(f.n));
+    check_positive(
+        p,
+        &[key("detection"), key("ground"), key("ppv_um_s")],
+        Some(config.detection.ground.ppv_um_s),
+    );
+    check_positive(p, &[key("segment_length_m")], Some(config.segment_length_m));
+}
+
+fn check_device_id(p: &mut Problems, path: &[PathSeg], id: &str, seen: &mut HashSet<String>) {
+    if !is_valid_id(id) {
+        p.add(
+            &at(path, &[key("id")]),
+            "must be 1 to 32 characters of A-Z a-z 0-9 _ -",
+        );
+    } else if !seen.insert(id.to_owned()) {
+        p.add(
+            &at(path, &[key("id")]),
+            format!("device `{id}` is configured twice"),
+        );
+    }
+}
+
+fn check_chainage(p: &mut Problems, path: &[PathSeg], value: f64, wall: Option<&Wall>) {
+    if !value.is_finite() || value < 0.0 {
+        p.add(
+            path,
+            format!("must be a chainage of 0 or more, got {value}"),
+        );
+    } else if let Some(w) = wall {
+        if value > w.length_m() {
+            p.add(
+                path,
+                format!(
+                    "{value} m is beyond the end of the wall ({:.1} m)",
+                    w.length_m()
+                ),
+            );
+        }
+    }
+}
+
+fn check_devices(config: &Config, wall: Option<&Wall>, p: &mut Problems) {
+    let mut ids = HashSet::new();
+    for (i, dev) in config.fence.iter().enumerate() {
+        let path = [key("fence"), PathSeg::Index(i)];
+        check_device_id(p, &path, &dev.id, &mut ids);
+        check_positive(p, &at(&path, &[key("rms_mg")]), dev.rms_mg);
+        check_positive(p, &at(&path, &[key("peak_mg")]), dev.peak_mg);
+        check_window(p, &path, dev.k, dev.n);
+        if let Some(l) = dev.location_m {
+            check_chainage(p, &at(&path, &[key("location_m")]), l, wall);
+        }
+        if dev.zones.is_empty() {
+            p.add(
+                &path,
+                format!("fence controller `{}` has no [[fence.zones]]", dev.id),
+            );
+        }
+        let mut zones = HashSet::new();
+        for (j, z) in dev.zones.iter().enumerate() {
+            let zp = at(&path, &[key("zones"), PathSeg::Index(j)]);
+            if !zones.insert(z.zone) {
+                p.add(
+                    &at(&zp, &[key("zone")]),
+                    format!("zone {} appears twice", z.zone),
+                );
+            }
+            check_chainage(p, &at(&zp, &[key("start_m")]), z.start_m, wall);
+            check_chainage(p, &at(&zp, &[key("end_m")]), z.end_m, wall);
+            if z.end_m <= z.start_m {
+                p.add(&at(&zp, &[key("end_m")]), "must be greater than start_m");
+            }
+            check_positive(p, &at(&zp, &[key("rms_mg")]), z.rms_mg);
+            check_positive(p, &at(&zp, &[key("peak_mg")]), z.peak_mg);
+            check_window(p, &zp, z.k, z.n);
+            let t = dev.thresholds(j, &config.detection.fence);
+            if t.k > t.n {
+                p.add(
+                    &zp,
+                    format!("effective k ({}) is greater than n ({})", t.k, t.n),
+                );
+            }
+        }
+    }
+    for (i, dev) in config.trench.iter().enumerate() {
+        let path = [key("trench"), PathSeg::Index(i)];
+        check_device_id(p, &path, &dev.id, &mut ids);
+        check_positive(p, &at(&path, &[key("ppv_um_s")]), dev.ppv_um_s);
+        if let Some(l) = dev.location_m {
+            check_chainage(p, &at(&path, &[key("location_m")]), l, wall);
+        }
+        if dev.geophones.is_empty() && dev.beams.is_empty() {
+            p.add(
+                &path,
+                format!("trench controller `{}` has no geophones or beams", dev.id),
+            );
+        }
+        let mut geophones = HashSet::new();
+        for (j, g) in dev.geophones.iter().enumerate() {
+            let gp = at(&path, &[key("geophones"), PathSeg::Index(j)]);
+            if !geophones.insert(g.channel) {
+                p.add(
+                    &at(&gp, &[key("channel")]),
+                    format!("geophone channel {} appears twice", g.channel),
+                );
+            }
+            check_chainage(p, &at(&gp, &[key("at_m")]), g.at_m, wall);
+            check_positive(p, &at(&gp, &[key("ppv_um_s")]), g.ppv_um_s);
+        }
+        let mut beams = HashSet::new();
+        for (j, b) in dev.beams.iter().enumerate() {
+            let bp = at(&path, &[key("beams"), PathSeg::Index(j)]);
+            if !beams.insert(b.channel) {
+                p.add(
+                    &at(&bp, &[key("channel")]),
+                    format!("beam channel {} appears twice", b.channel),
+                );
+            }
+            check_chainage(p, &at(&bp, &[key("at_m")]), b.at_m, wall);
+        }
+    }
+}
+
+fn check_serial(config: &Config, p: &mut Problems) {
+    let known: HashSet<&str> = config
+        .fence
+        .iter()
+        .map(|d| d.id.as_str())
+        .chain(config.trench.iter().map(|d| d.id.as_str()))
+        .collect();
+    let mut paths = HashSet::new();
+    for (i, port) in config.serial.iter().enumerate() {
+        let path = [key("serial"), PathSeg::Index(i)];
+        if !paths.insert(port.path.clone()) {
+            p.add(
+                &at(&path, &[key("path")]),
+                format!("port {} is configured twice", port.path.display()),
+            );
+        }
+        if port.baud == 0 {
+            p.add(&at(&path, &[key("baud")]), "must be greater than zero");
+        }
+        for (j, dev) in port.devices.iter().enumerate() {
+            if !known.contains(dev.as_str()) {
+                p.add(
+                    &at(&path, &[key("devices"), PathSeg::Index(j)]),
+                    format!("`{dev}` is not a configured [[fence]] or [[trench]] controller"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The detection engine: rules and incidents together, sentences and ticks
+//! in, alert messages and segment states out. Pure: no I/O, no clock.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::incident::{IncidentBook, Output, Timing};
+use crate::layout::Layout;
+use crate::rules::{Reject, Rules, SeqStats};
+use crate::sentence::Sentence;
+use crate::time::Timestamp;
+use crate::wall::Wall;
+
+/// Rules and incidents for one configuration.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Rules,
+    book: IncidentBook,
+}
+
+impl Engine {
+    /// An engine for a validated config; deadlines count from `started`.
+    pub fn new(config: &Config, wall: Arc<Wall>, started: Timestamp, id_prefix: &str) -> Self {
+        let layout = Arc::new(Layout::new(config, &wall));
+        let timing = Timing {
+            quiet_period: config.detection.quiet_period,
+            min_update_interval: config.detection.min_update_interval,
+        };
+        Self {
+            rules: Rules::new(layout.clone(), started),
+            book: IncidentBook::new(wall, layout, timing, &config.instance, id_prefix),
+        }
+    }
+
+    /// The segment states to publish at start-up.
+    pub fn start(&mut self, now: Timestamp) -> Vec<Output> {
+        self.book.initial_states(now)
+    }
+
+    /// Applies a sentence received at `now`.
+    pub fn on_sentence(&mut self, s: &Sentence, now: Timestamp) -> Result<Vec<Output>, Reject> {
+        let findings = self.rules.on_sentence(s, now)?;
+        Ok(findings
+            .into_iter()
+            .flat_map(|f| self.book.on_finding(f, now))
+            .collect())
+    }
+
+    /// Deadlines, due updates and clears at `now`.
+    pub fn on_tick(&mut self, now: Timestamp) -> Vec<Output> {
+        let mut out: Vec<Output> = self
+            .rules
+            .on_tick(now)
+            .into_iter()
+            .flat_map(|f| self.book.on_finding(f, now))
+            .collect();
+        out.extend(self.book.on_tick(now));
+        out
+    }
+
+    /// Sequence-number counters.
+    pub fn seq_stats(&self) -> SeqStats {
+        self.rules.seq_stats()
+    }
+
+    /// Open incidents.
+    pub fn open_incidents(&self) -> usize {
+        self.book.open_count()
+    }
+}

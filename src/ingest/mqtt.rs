@@ -1,0 +1,98 @@
+//! `MqttSource`: reads sentences from `<root>/v1/sensor/+`.
+//!
+//! Its own MQTT connection (separate from the publisher's, so a busy
+//! publisher can never stall reading and the other way round). It
+//! subscribes again after every (re)connection, and a sentence must name the
+//! device in its topic.
+
+use std::sync::Arc;
+
+use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use super::{Binding, Inbound, LineHandler};
+use crate::mqtt::{self, Backoff};
+use crate::runtime::Shared;
+use crate::sentence::is_valid_id;
+use crate::topics::Topics;
+
+/// The MQTT sensor source.
+pub struct MqttSource {
+    client: AsyncClient,
+    eventloop: EventLoop,
+    topics: Topics,
+    handler: LineHandler,
+    shared: Arc<Shared>,
+    backoff: Backoff,
+}
+
+impl MqttSource {
+    pub fn new(link: mqtt::LinkConfig, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
+        let (client, eventloop) = AsyncClient::new(link.options("in"), 64);
+        Self {
+            client,
+            eventloop,
+            topics: link.topics.clone(),
+            handler: LineHandler::new("mqtt", tx, shared.clone()),
+            shared,
+            backoff: link.backoff(),
+        }
+    }
+
+    /// Reads until `shutdown` turns true or the engine goes away.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let filter = self.topics.sensor_filter();
+        loop {
+            let event = tokio::select! {
+                e = self.eventloop.poll() => e,
+                _ = shutdown.changed() => break,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    self.backoff.reset();
+                    info!(filter = %filter, "mqtt source connected; subscribing");
+                    if let Err(e) = self.client.try_subscribe(&filter, QoS::AtLeastOnce) {
+                        warn!(error = %e, "mqtt subscribe request failed");
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    if !self.on_publish(&p.topic, &p.payload).await {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    self.shared.counters.incr("mqtt.in.connection_errors");
+                    let wait = self.backoff.next();
+                    warn!(error = %e, retry_in = ?wait, "mqtt source disconnected");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+            }
+        }
+        let _ = self.client.try_disconnect();
+    }
+
+    async fn on_publish(&mut self, topic: &str, payload: &[u8]) -> bool {
+        self.shared.counters.incr("mqtt.in.messages");
+        let device = match self.topics.sensor_device(topic) {
+            Some(d) if is_valid_id(d) => d.to_owned(),
+            _ => {
+                self.shared.reject(
+                    "mqtt",
+                    "bad_topic",
+                    &format!("unexpected topic `{topic}`"),
+                    b"",
+                );
+                return true;
+            }
+        };
+        self.handler.reset();
+        self.handler
+            .feed(payload, &Binding::Only(&device), true)
+            .await
+    }
+}

@@ -1,0 +1,37 @@
+//! Rampart: a perimeter-intrusion detection core for a long border wall.
+//!
+//! Fence and trench controllers send sentences over serial lines and MQTT
+//! ([`sentence`]); each source ([`ingest`]) parses them and hands them to the
+//! [`engine`], where detection [`rules`] turn readings into evidence and the
+//! [`incident`] book turns evidence into segment-tagged alerts placed on the
+//! [`wall`]; sinks ([`sink`]) write every alert to a journal, the log and
+//! MQTT. [`app`] wires these together over bounded channels.
+//!
+//! The core — `sentence`, `wall`, `config`, `layout`, `rules`, `incident`,
+//! `engine`, `alert`, `evidence`, `time` — does no I/O and knows nothing of
+//! tokio: time comes in as a value. The edges — `ingest`, `sink`, `mqtt`,
+//! `broker`, `app`, `sim` — are thin adapters around it.
+
+pub mod alert;
+pub mod app;
+pub mod broker;
+pub mod config;
+pub mod engine;
+pub mod evidence;
+pub mod incident;
+pub mod ingest;
+pub mod layout;
+pub mod metrics;
+pub mod mqtt;
+pub mod rules;
+pub mod runtime;
+pub mod sentence;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod sink;
+pub mod time;
+pub mod topics;
+pub mod wall;
+
+#[cfg(test)]
+mod testkit;

@@ -1,0 +1,113 @@
+//! MQTT connection settings shared by the source and the publisher, and the
+//! reconnection back-off.
+
+use std::time::Duration;
+
+use rumqttc::MqttOptions;
+
+use crate::config::MqttConfig;
+use crate::topics::{BrokerAddr, Topics};
+
+/// How to reach the broker.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    pub addr: BrokerAddr,
+    pub topics: Topics,
+    pub instance: String,
+    keep_alive: Duration,
+    max_packet_bytes: usize,
+    reconnect_max: Duration,
+}
+
+impl LinkConfig {
+    /// From a validated `[mqtt]` table.
+    pub fn new(config: &MqttConfig, instance: &str) -> Result<Self, crate::topics::UrlError> {
+        Ok(Self {
+            addr: BrokerAddr::parse(&config.url)?,
+            topics: Topics::new(&config.root),
+            instance: instance.to_owned(),
+            keep_alive: config.keep_alive,
+            max_packet_bytes: config.max_packet_bytes,
+            reconnect_max: config.reconnect_max,
+        })
+    }
+
+    /// Options for one connection; its client id is `<instance>-<role>`.
+    pub fn options(&self, role: &str) -> MqttOptions {
+        let mut o = MqttOptions::new(
+            format!("{}-{role}", self.instance),
+            &self.addr.host,
+            self.addr.port,
+        );
+        o.set_keep_alive(self.keep_alive);
+        // rumqttc caps packets at 10 KiB both ways by default.
+        o.set_max_packet_size(self.max_packet_bytes, self.max_packet_bytes);
+        o
+    }
+
+    /// A fresh back-off for this link.
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(Duration::from_millis(250), self.reconnect_max)
+    }
+}
+
+/// Exponential back-off with jitter: each wait is between half and all of
+/// the current step, which doubles up to a cap.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    step: Duration,
+    seed: u64,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+            | 1;
+        Self {
+            first,
+            max: max.max(first),
+            step: first,
+            seed,
+        }
+    }
+
+    /// The next wait.
+    pub fn next(&mut self) -> Duration {
+        // xorshift64: plenty for jitter.
+        self.seed ^= self.seed << 13;
+        self.seed ^= self.seed >> 7;
+        self.seed ^= self.seed << 17;
+        let frac = 0.5 + (self.seed % 1000) as f64 / 2000.0;
+        let wait = self.step.mul_f64(frac);
+        self.step = (self.step * 2).min(self.max);
+        wait
+    }
+
+    /// Back to the first step (after a success).
+    pub fn reset(&mut self) {
+        self.step = self.first;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_its_cap() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
+        let waits: Vec<Duration> = (0..6).map(|_| b.next()).collect();
+        let steps = [100, 200, 400, 800, 800, 800];
+        for (w, s) in waits.iter().zip(steps) {
+            let s = Duration::from_millis(s);
+            assert!(*w >= s / 2 && *w <= s, "{w:?} not within half of {s:?}");
+        }
+        b.reset();
+        assert!(b.next() <= Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,72 @@
+//! What every task of the running daemon shares: the clock, the counters,
+//! and the rate-limited log for rejected input.
+
+use std::time::Duration;
+
+use tracing::warn;
+
+use crate::metrics::{Counters, LogLimiter};
+use crate::time::Timestamp;
+
+/// How often one kind of rejection from one source may be logged.
+pub const REJECT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The daemon's clock: wall-clock time at start-up plus monotonic time since.
+/// Timestamps never jump with the system clock, and with tokio's paused
+/// clock in tests they follow virtual time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    boot_wall: Timestamp,
+    boot: tokio::time::Instant,
+}
+
+impl Clock {
+    /// Starts the clock now.
+    pub fn start() -> Self {
+        Self {
+            boot_wall: Timestamp::now(),
+            boot: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        self.boot_wall.add(self.boot.elapsed())
+    }
+
+    /// The wall-clock time at start-up.
+    pub fn started(&self) -> Timestamp {
+        self.boot_wall
+    }
+}
+
+/// State shared by all tasks.
+#[derive(Debug)]
+pub struct Shared {
+    pub clock: Clock,
+    pub counters: Counters,
+    limiter: LogLimiter,
+}
+
+impl Shared {
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            clock,
+            counters: Counters::default(),
+            limiter: LogLimiter::new(REJECT_LOG_INTERVAL),
+        }
+    }
+
+    /// Counts a rejected line under `rejected.<reason>` and logs it, at most
+    /// once per source and reason every [`REJECT_LOG_INTERVAL`].
+    pub fn reject(&self, source: &str, reason: &str, message: &str, line: &[u8]) {
+        self.counters.incr(&format!("rejected.{reason}"));
+        let key = format!("{source}/{reason}");
+        if let Some(suppressed) = self.limiter.allow(&key, std::time::Instant::now()) {
+            let sample = String::from_utf8_lossy(&line[..line.len().min(80)])
+                .escape_debug()
+                .to_string();
+            warn!(source, reason, suppressed, line = %sample, "rejected input: {message}");
+        }
+    }
+}

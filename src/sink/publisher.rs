@@ -1,0 +1,112 @@
+//! `Publisher`: the daemon's outgoing MQTT connection. It publishes alerts
+//! (QoS 1) and retained states, and keeps the daemon's retained presence:
+//! `online` after every connection, `offline` as its last will and on a
+//! clean shutdown.
+//!
+//! Messages not yet acknowledged when the connection drops stay queued in
+//! rumqttc and are sent again after reconnection (durable storage of the
+//! outbox across restarts is a later step).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, LastWill, Packet, QoS};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::mqtt::LinkConfig;
+use crate::runtime::Shared;
+
+/// Handle for publishing; the connection runs in its own task.
+pub struct Publisher {
+    client: AsyncClient,
+    status_topic: String,
+    task: JoinHandle<()>,
+}
+
+impl Publisher {
+    /// Connects (in the background) and keeps reconnecting.
+    pub fn start(link: &LinkConfig, shared: Arc<Shared>) -> Self {
+        let status_topic = link.topics.daemon_status(&link.instance);
+        let mut options = link.options("out");
+        options.set_last_will(LastWill::new(
+            &status_topic,
+            "offline",
+            QoS::AtLeastOnce,
+            true,
+        ));
+        // Room for every segment's state at start-up without blocking.
+        let (client, mut eventloop) = AsyncClient::new(options, 1024);
+        let mut backoff = link.backoff();
+        let online_client = client.clone();
+        let topic = status_topic.clone();
+        let task = tokio::spawn(async move {
+            let mut connected = false;
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        backoff.reset();
+                        connected = true;
+                        info!(broker = ?eventloop.mqtt_options.broker_address(), "mqtt publisher connected");
+                        shared.counters.incr("mqtt.out.connects");
+                        if let Err(e) =
+                            online_client.try_publish(&topic, QoS::AtLeastOnce, true, "online")
+                        {
+                            warn!(error = %e, "could not queue the online presence");
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::PubAck(_))) => {
+                        shared.counters.incr("mqtt.out.acked")
+                    }
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        shared.counters.incr("mqtt.out.connection_errors");
+                        let wait = backoff.next();
+                        if connected {
+                            error!(error = %e, retry_in = ?wait, "mqtt publisher lost the broker; alerts are held until it returns");
+                        } else {
+                            warn!(error = %e, retry_in = ?wait, "mqtt publisher cannot reach the broker");
+                        }
+                        connected = false;
+                        tokio::time::sleep(wait).await;
+                    }
+                }
+            }
+        });
+        Self {
+            client,
+            status_topic,
+            task,
+        }
+    }
+
+    /// Queues a message for publication at QoS 1. Waits while rumqttc's
+    /// request queue is full (the broker is slow or away).
+    pub async fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) {
+        if let Err(e) = self
+            .client
+            .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await
+        {
+            // Only happens when the connection task has ended.
+            error!(error = %e, "alert publication failed: the mqtt connection task has stopped");
+        }
+    }
+
+    /// Publishes `offline`, disconnects, and waits (bounded) for the
+    /// connection task to send what it holds.
+    pub async fn close(self) {
+        let _ = self
+            .client
+            .publish(&self.status_topic, QoS::AtLeastOnce, true, "offline")
+            .await;
+        let _ = self.client.disconnect().await;
+        if tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .is_err()
+        {
+            warn!("mqtt publisher did not finish within 5 s of shutdown");
+        }
+    }
+}

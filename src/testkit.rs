@@ -1,0 +1,70 @@
+//! Shared fixtures for unit tests: a small config on an equator wall.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::layout::Layout;
+use crate::wall::{LatLon, Wall};
+
+/// A 1-degree equator wall (about 111.2 km) with one fence and one trench
+/// controller near chainage 5 km.
+pub const CONFIG: &str = r#"
+instance = "test"
+wall = "unused.geojson"
+[detection]
+heartbeat_deadline = "30s"
+quiet_period = "60s"
+min_update_interval = "2s"
+[detection.fence]
+rms_mg = 400.0
+peak_mg = 1500.0
+k = 3
+n = 5
+[detection.ground]
+ppv_um_s = 1000.0
+
+[[fence]]
+id = "fence-a"
+[[fence.zones]]
+zone = 1
+start_m = 4800.0
+end_m = 5000.0
+[[fence.zones]]
+zone = 2
+start_m = 5000.0
+end_m = 5200.0
+rms_mg = 600.0
+[[fence.zones]]
+zone = 3
+start_m = 7000.0
+end_m = 7200.0
+
+[[trench]]
+id = "trench-a"
+heartbeat_deadline = "10s"
+[[trench.geophones]]
+channel = 0
+at_m = 4900.0
+[[trench.geophones]]
+channel = 1
+at_m = 5100.0
+ppv_um_s = 2000.0
+[[trench.beams]]
+channel = 0
+at_m = 4950.0
+"#;
+
+/// The fixture config and its wall.
+pub fn fixture() -> (Config, Arc<Wall>) {
+    let config: Config = toml::from_str(CONFIG).expect("fixture config parses");
+    let wall = Wall::from_vertices(vec![LatLon::new(0.0, 0.0), LatLon::new(0.0, 1.0)], 1000.0)
+        .expect("fixture wall");
+    (config, Arc::new(wall))
+}
+
+/// The fixture's layout.
+pub fn layout() -> (Config, Arc<Wall>, Arc<Layout>) {
+    let (config, wall) = fixture();
+    let layout = Arc::new(Layout::new(&config, &wall));
+    (config, wall, layout)
+}

@@ -1,0 +1,79 @@
+//! Time as the core sees it: a [`Timestamp`] is a value passed in, never read
+//! from a clock inside the core, so replays and paused-clock tests work.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The current wall-clock time (for the edges of the program only).
+    pub fn now() -> Self {
+        Self::from_system(SystemTime::now())
+    }
+
+    /// Converts a system time, saturating before 1970.
+    pub fn from_system(t: SystemTime) -> Self {
+        let ms = t
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Self(ms)
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// This time plus a duration.
+    pub fn add(self, d: Duration) -> Self {
+        Self(
+            self.0
+                .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        )
+    }
+
+    /// How long after `earlier` this is (zero if it is not after).
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
+    }
+}
+
+/// RFC 3339, UTC, millisecond precision: `2026-02-07T21:14:03.120Z`.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(self.0).unwrap_or(0));
+        write!(f, "{}", humantime::format_rfc3339_millis(t))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339_with_millis() {
+        assert_eq!(
+            Timestamp(1_770_498_843_120).to_string(),
+            "2026-02-07T21:14:03.120Z"
+        );
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn arithmetic_saturates() {
+        let t = Timestamp(1000);
+        assert_eq!(t.add(Duration::from_millis(500)), Timestamp(1500));
+        assert_eq!(Timestamp(500).since(t), Duration::ZERO);
+        assert_eq!(t.since(Timestamp(400)), Duration::from_millis(600));
+    }
+}
