@@ -34,7 +34,7 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_none() {
         // The console below shows the alerts; logs only for problems.
-        std::env::set_var("RUST_LOG", "warn");
+        std::env::set_var("RUST_LOG", "warn,rampart::sink=error,rumqttd=off");
     }
     crate::init_logging();
     let dir = args.dir.unwrap_or_else(|| {
@@ -136,10 +136,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             stop_rx.clone(),
         ));
         let sim_task = tokio::spawn(sim.run(stop_rx.clone()));
-        tokio::select! {
-            _ = sim_task => {}
-            _ = crate::shutdown_signal() => {}
-        }
+        // The finished simulator keeps its serial lines open until the daemon stops.
+        let finished_sim = tokio::select! {
+            sim = sim_task => sim.ok(),
+            _ = crate::shutdown_signal() => None,
+        };
         // Leave time for the last alerts to arrive.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let _ = stop_tx.send(true);
@@ -148,6 +149,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .context("daemon task failed")?
             .context("daemon failed")?;
         let alerts = console.await.unwrap_or_default();
+        drop(finished_sim);
         anyhow::Ok((counters, alerts))
     })?;
     let (counters, alerts) = counters;

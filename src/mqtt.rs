@@ -77,7 +77,7 @@ impl Backoff {
     }
 
     /// The next wait.
-    pub fn next(&mut self) -> Duration {
+    pub fn next_wait(&mut self) -> Duration {
         // xorshift64: plenty for jitter.
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 7;
@@ -101,13 +101,13 @@ mod tests {
     #[test]
     fn backoff_doubles_with_jitter_up_to_its_cap() {
         let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(800));
-        let waits: Vec<Duration> = (0..6).map(|_| b.next()).collect();
+        let waits: Vec<Duration> = (0..6).map(|_| b.next_wait()).collect();
         let steps = [100, 200, 400, 800, 800, 800];
         for (w, s) in waits.iter().zip(steps) {
             let s = Duration::from_millis(s);
             assert!(*w >= s / 2 && *w <= s, "{w:?} not within half of {s:?}");
         }
         b.reset();
-        assert!(b.next() <= Duration::from_millis(100));
+        assert!(b.next_wait() <= Duration::from_millis(100));
     }
 }

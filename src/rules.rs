@@ -187,18 +187,16 @@ impl Rules {
                     }));
                 }
             }
-            (Body::Ground { channel, ppv_um_s }, Shape::Geophone(g)) => {
-                if *ppv_um_s >= g.ppv_um_s {
-                    out.push(Finding::Intrusion(Evidence {
-                        sensor: format!("{}/geo{channel}", s.device),
-                        kind: EvidenceKind::Ground,
-                        at: now,
-                        chainage_m: g.at_m,
-                        value: *ppv_um_s,
-                        threshold: g.ppv_um_s,
-                        detail: format!("ppv {ppv_um_s} um/s over {}", g.ppv_um_s),
-                    }));
-                }
+            (Body::Ground { channel, ppv_um_s }, Shape::Geophone(g)) if *ppv_um_s >= g.ppv_um_s => {
+                out.push(Finding::Intrusion(Evidence {
+                    sensor: format!("{}/geo{channel}", s.device),
+                    kind: EvidenceKind::Ground,
+                    at: now,
+                    chainage_m: g.at_m,
+                    value: *ppv_um_s,
+                    threshold: g.ppv_um_s,
+                    detail: format!("ppv {ppv_um_s} um/s over {}", g.ppv_um_s),
+                }));
             }
             (Body::Beam { channel, broken }, Shape::Beam(at_m)) => {
                 let was_broken = state.beams.insert(*channel, *broken).unwrap_or(false);

@@ -31,7 +31,7 @@ impl Clock {
 
     /// The current time.
     pub fn now(&self) -> Timestamp {
-        self.boot_wall.add(self.boot.elapsed())
+        self.boot_wall.plus(self.boot.elapsed())
     }
 
     /// The wall-clock time at start-up.

@@ -29,7 +29,7 @@ impl Timestamp {
     }
 
     /// This time plus a duration.
-    pub fn add(self, d: Duration) -> Self {
+    pub fn plus(self, d: Duration) -> Self {
         Self(
             self.0
                 .saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
@@ -72,7 +72,7 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         let t = Timestamp(1000);
-        assert_eq!(t.add(Duration::from_millis(500)), Timestamp(1500));
+        assert_eq!(t.plus(Duration::from_millis(500)), Timestamp(1500));
         assert_eq!(Timestamp(500).since(t), Duration::ZERO);
         assert_eq!(t.since(Timestamp(400)), Duration::from_millis(600));
     }

@@ -102,7 +102,7 @@ pub struct DetectionConfig {
     #[serde(default = "default_quiet_period", with = "duration")]
     pub quiet_period: Duration,
     /// Evidence that adds nothing new (no new sensor, no higher priority) is
-    /// published as an update at most this often per incident. Default `"2s"`.
+    /// published as an update at most this often per incident. Default `"5s"`.
     #[serde(default = "default_min_update", with = "duration")]
     pub min_update_interval: Duration,
     /// Default fence-zone thresholds.
@@ -340,7 +340,7 @@ fn default_quiet_period() -> Duration {
     Duration::from_secs(60)
 }
 fn default_min_update() -> Duration {
-    Duration::from_secs(2)
+    Duration::from_secs(5)
 }
 fn default_rms() -> f64 {
     400.0

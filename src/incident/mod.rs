@@ -14,7 +14,7 @@
 
 mod segments;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,7 +59,8 @@ struct Incident {
     kind: AlertKind,
     segment: SegmentIndex,
     chainage_m: f64,
-    sensors: BTreeSet<String>,
+    /// Every sensor that contributed, with its kind and strongest evidence.
+    sensors: BTreeMap<String, (EvidenceKind, f64)>,
     trail: VecDeque<Evidence>,
     evidence_total: u64,
     first_seen: Timestamp,
@@ -232,7 +233,7 @@ impl IncidentBook {
         out: &mut Vec<Output>,
     ) {
         if let Some(inc) = self.open.get_mut(&key) {
-            let new_sensor = inc.sensors.insert(ev.sensor.clone());
+            let new_sensor = !inc.sensors.contains_key(&ev.sensor);
             let new_detail = inc.trail.back().is_none_or(|last| last.detail != ev.detail);
             push_trail(inc, ev);
             let before = inc.priority;
@@ -262,7 +263,7 @@ impl IncidentBook {
             kind,
             segment,
             chainage_m: ev.chainage_m,
-            sensors: BTreeSet::new(),
+            sensors: BTreeMap::new(),
             trail: VecDeque::new(),
             evidence_total: 0,
             first_seen: ev.at,
@@ -273,7 +274,6 @@ impl IncidentBook {
             pending: false,
             summary: String::new(),
         };
-        inc.sensors.insert(ev.sensor.clone());
         push_trail(&mut inc, ev);
         assess(&mut inc);
         out.push(Output::Alert(publish(
@@ -307,6 +307,9 @@ impl IncidentBook {
 
 fn push_trail(inc: &mut Incident, ev: Evidence) {
     inc.last_seen = inc.last_seen.max(ev.at);
+    let strength = ev.strength();
+    let entry = inc.sensors.entry(ev.sensor.clone()).or_insert((ev.kind, strength));
+    entry.1 = entry.1.max(strength);
     inc.evidence_total += 1;
     if inc.trail.len() == TRAIL_LEN {
         inc.trail.pop_front();
@@ -318,14 +321,11 @@ fn push_trail(inc: &mut Incident, ev: Evidence) {
 fn assess(inc: &mut Incident) {
     match inc.kind {
         AlertKind::Intrusion => {
-            // Per sensor, its strongest evidence in the trail.
-            let mut best: HashMap<&str, (EvidenceKind, f64)> = HashMap::new();
-            for ev in &inc.trail {
-                let e = best.entry(&ev.sensor).or_insert((ev.kind, 0.0));
-                e.1 = e.1.max(ev.strength());
-            }
-            let kinds: BTreeSet<EvidenceKind> = best.values().map(|(k, _)| *k).collect();
-            let miss: f64 = best
+            // Every sensor the incident has heard from, so priority never
+            // drops while the incident is open.
+            let kinds: BTreeSet<EvidenceKind> = inc.sensors.values().map(|(k, _)| *k).collect();
+            let miss: f64 = inc
+                .sensors
                 .values()
                 .map(|(k, s)| 1.0 - sensor_probability(*k, *s))
                 .product();
@@ -348,7 +348,7 @@ fn assess(inc: &mut Incident) {
                 .collect();
             inc.summary = format!(
                 "intrusion evidence from {} sensor(s) ({})",
-                best.len(),
+                inc.sensors.len(),
                 names.join(" + ")
             );
         }
@@ -372,7 +372,7 @@ fn assess(inc: &mut Incident) {
 }
 
 fn device_of(inc: &Incident) -> &str {
-    inc.sensors.iter().next().map(String::as_str).unwrap_or("?")
+    inc.sensors.keys().next().map(String::as_str).unwrap_or("?")
 }
 
 /// How likely one sensor's evidence alone marks a real intrusion: a base per
@@ -419,7 +419,7 @@ fn publish(
         chainage_m: (chainage_m * 10.0).round() / 10.0,
         lat: pos.lat,
         lon: pos.lon,
-        sensors: inc.sensors.iter().cloned().collect(),
+        sensors: inc.sensors.keys().cloned().collect(),
         evidence: inc.trail.iter().cloned().collect(),
         first_seen: inc.first_seen,
         last_seen: inc.last_seen,

@@ -108,7 +108,7 @@ impl LineHandler {
         let allowed = match binding {
             Binding::Any => true,
             Binding::Only(dev) => sentence.device == *dev,
-            Binding::OneOf(devs) => devs.is_empty() || devs.iter().any(|d| *d == sentence.device),
+            Binding::OneOf(devs) => devs.is_empty() || devs.contains(&sentence.device),
         };
         if !allowed {
             let why = format!(

@@ -64,7 +64,7 @@ impl MqttSource {
                 Ok(_) => {}
                 Err(e) => {
                     self.shared.counters.incr("mqtt.in.connection_errors");
-                    let wait = self.backoff.next();
+                    let wait = self.backoff.next_wait();
                     warn!(error = %e, retry_in = ?wait, "mqtt source disconnected");
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}

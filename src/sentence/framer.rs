@@ -131,7 +131,7 @@ mod tests {
         let mut line = vec![b'a'; MAX_LINE_LEN - 2];
         line.extend_from_slice(b"\r\n");
         assert_eq!(collect(&mut f, &line).len(), 1);
-        assert!(matches!(collect(&mut f, &line)[0], Ok(_)));
+        assert!(collect(&mut f, &line)[0].is_ok());
         let mut longer = vec![b'a'; MAX_LINE_LEN - 1];
         longer.extend_from_slice(b"\r\n");
         assert_eq!(collect(&mut f, &longer), vec![Err(())]);

@@ -6,7 +6,7 @@
 //!   climbing or cutting within 20 m of the zone: RMS ≈ 900–1500 mg.
 //! - geophone at rest: PPV ≈ N(150, 50) µm/s; footsteps at distance d:
 //!   + 2500·e^(−d/25 m) µm/s.
-//! - beam: broken while the person is within 5 m of it during the second
+//! - beam: broken while the person is within 15 m of it during the second
 //!   to fifth second of an intrusion (the moment of crossing the trench).
 
 use std::time::Duration;
@@ -182,7 +182,7 @@ impl SimDevice {
                 for (i, (channel, at)) in beams.into_iter().enumerate() {
                     let broken = intruders
                         .iter()
-                        .any(|(pos, t)| (pos - at).abs() < 5.0 && (1.0..5.0).contains(t));
+                        .any(|(pos, t)| (pos - at).abs() < 15.0 && (1.0..5.0).contains(t));
                     if broken != self.beams_broken[i] || heartbeat {
                         self.beams_broken[i] = broken;
                         lines.push(self.sentence(Body::Beam { channel, broken }));
@@ -246,13 +246,9 @@ impl SimDevice {
         (0..count)
             .map(|i| match i % 7 {
                 0 => {
-                    let mut good = self.sentence(Body::Ground {
-                        channel: 0,
-                        ppv_um_s: 1.0,
-                    });
-                    // Break the checksum, keep the rest.
-                    good.replace_range(good.len() - 4..good.len() - 2, "00");
-                    good
+                    // A well-formed line whose checksum is wrong.
+                    let body = format!("RPGS,{},{},0,1", self.id, self.seq);
+                    format!("${body}*{:02X}\r\n", checksum(body.as_bytes()) ^ 0x5a)
                 }
                 1 => {
                     let noise: String = (0..40)

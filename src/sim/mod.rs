@@ -93,8 +93,9 @@ impl Simulator {
         links
     }
 
-    /// Runs the scenario to its end or until `stop` turns true.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    /// Runs the scenario to its end or until `stop` turns true. Returns the
+    /// simulator so its serial lines stay open until the caller drops it.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Self {
         let mut options = self.mqtt.options("sim");
         options.set_clean_session(true);
         let (client, mut eventloop) = AsyncClient::new(options, 256);
@@ -155,6 +156,7 @@ impl Simulator {
         let _ = client.disconnect().await;
         tokio::time::sleep(Duration::from_millis(200)).await;
         mqtt_task.abort();
+        self
     }
 
     fn handle_unplug(&mut self, elapsed: Duration, step: Duration) {

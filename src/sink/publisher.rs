@@ -62,7 +62,7 @@ impl Publisher {
                     Ok(_) => {}
                     Err(e) => {
                         shared.counters.incr("mqtt.out.connection_errors");
-                        let wait = backoff.next();
+                        let wait = backoff.next_wait();
                         if connected {
                             error!(error = %e, retry_in = ?wait, "mqtt publisher lost the broker; alerts are held until it returns");
                         } else {
