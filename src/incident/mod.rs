@@ -308,7 +308,10 @@ impl IncidentBook {
 fn push_trail(inc: &mut Incident, ev: Evidence) {
     inc.last_seen = inc.last_seen.max(ev.at);
     let strength = ev.strength();
-    let entry = inc.sensors.entry(ev.sensor.clone()).or_insert((ev.kind, strength));
+    let entry = inc
+        .sensors
+        .entry(ev.sensor.clone())
+        .or_insert((ev.kind, strength));
     entry.1 = entry.1.max(strength);
     inc.evidence_total += 1;
     if inc.trail.len() == TRAIL_LEN {

@@ -1,0 +1,200 @@
+//! The real daemon, end to end, against the embedded broker and against a
+//! real Mosquitto: sentences in over a pseudo-terminal and MQTT, alerts out.
+
+use std::time::Duration;
+
+use rampart::sim::pty::Pty;
+use rampart::wall::Wall;
+use serde_json::Value;
+
+use crate::harness::{free_port, sentence, Daemon, Mosquitto, Watcher};
+use crate::{test_config, wall_file};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_with_the_embedded_broker() {
+    end_to_end(free_port(), true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_to_end_with_mosquitto() {
+    let Some(broker) = Mosquitto::start("end_to_end_with_mosquitto") else {
+        return;
+    };
+    end_to_end(broker.port, false).await;
+}
+
+fn is(v: &Value, kind: &str, state: &str) -> bool {
+    v["kind"] == kind && v["state"] == state
+}
+
+async fn end_to_end(port: u16, embedded: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("tty/fence-s1");
+    let mut pty = Pty::open(&link).expect("pseudo-terminal");
+    let config = test_config(dir.path(), port, embedded, &link);
+    let daemon = Daemon::start(dir.path(), &config);
+    let mut w = Watcher::start(port, &["rampart/v1/#"]).await;
+    let wall = Wall::load(&wall_file(), 1000.0).unwrap();
+
+    w.wait_for(WAIT, "presence online", |r| {
+        r.topic == "rampart/v1/daemon/it/status" && r.payload == b"online"
+    })
+    .await;
+    // Let the serial source open the port (it retries every 500 ms at most).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    // Zone 2 needs 2 hits in 3 readings: one before a burst of garbage and
+    // one after it. The alert proves both good lines survived the burst.
+    let hit = |seq: u32| sentence(&format!("RPFZ,fence-s1,{seq},2,900,2500"));
+    let mut burst = hit(1);
+    for i in 0..20 {
+        burst.push_str(&format!("$RPFZ,fence-s1,{i},2,900,2500*00\r\n")); // bad checksum
+        burst.push_str("\u{1}\u{2}\u{ff}binary\u{0}noise\r\n");
+        burst.push_str(&"x".repeat(300));
+        burst.push_str("\r\n");
+        burst.push_str(&sentence("RPXX,fence-s1,1,2")); // unknown type
+    }
+    burst.push_str(&hit(2));
+    pty.send(burst.as_bytes());
+    let alert = w
+        .alert(WAIT, "intrusion raised in S012", |v| {
+            is(v, "intrusion", "raised") && v["segment_id"] == "S012"
+        })
+        .await;
+    assert_eq!(alert["segment"], 12);
+    assert_eq!(alert["chainage_m"], 12300.0);
+    let at = wall.position_at(12300.0);
+    assert!((alert["lat"].as_f64().unwrap() - at.lat).abs() < 1e-9);
+    assert!((alert["lon"].as_f64().unwrap() - at.lon).abs() < 1e-9);
+    assert_eq!(alert["sensors"], serde_json::json!(["fence-s1/zone2"]));
+    assert_eq!(alert["rev"], 1);
+    assert_eq!(alert["priority"], "medium");
+    let first_id = alert["id"].as_str().unwrap().to_owned();
+
+    // Over MQTT: two sentences in one message, plus one naming another
+    // device on trench-m1's topic (rejected, never attributed).
+    let payload = format!(
+        "{}{}{}",
+        sentence("RPGS,trench-m1,1,0,5000"),
+        sentence("RPFZ,fence-s1,3,1,900,2500"),
+        sentence("RPBK,trench-m1,2,0,1"),
+    );
+    w.publish("rampart/v1/sensor/trench-m1", payload.as_bytes())
+        .await;
+    let alert = w
+        .alert(WAIT, "intrusion in S250", |v| {
+            v["kind"] == "intrusion"
+                && v["segment_id"] == "S250"
+                && v["sensors"].as_array().is_some_and(|s| s.len() == 2)
+        })
+        .await;
+    assert_eq!(
+        alert["sensors"],
+        serde_json::json!(["trench-m1/beam0", "trench-m1/geo0"])
+    );
+    assert_eq!(alert["priority"], "high");
+    assert!((250500.0..=250520.0).contains(&alert["chainage_m"].as_f64().unwrap()));
+
+    // Tamper: critical, at the controller (middle of its channels).
+    w.publish(
+        "rampart/v1/sensor/trench-m1",
+        sentence("RPTP,trench-m1,3,CUT").as_bytes(),
+    )
+    .await;
+    let tamper = w.alert(WAIT, "tamper", |v| is(v, "tamper", "raised")).await;
+    assert_eq!(tamper["priority"], "critical");
+    assert_eq!(tamper["segment_id"], "S250");
+    assert_eq!(tamper["chainage_m"], 250510.0);
+    assert_eq!(tamper["evidence"][0]["kind"], "tamper");
+
+    // fence-quiet never speaks: offline after its 2 s deadline, its segment degraded.
+    let offline = w
+        .alert(WAIT, "sensor_offline", |v| {
+            is(v, "sensor_offline", "raised")
+        })
+        .await;
+    assert_eq!(offline["segment_id"], "S400");
+    assert_eq!(offline["chainage_m"], 400100.0);
+    assert_eq!(offline["sensors"], serde_json::json!(["fence-quiet"]));
+    let state = w
+        .wait_for(WAIT, "S400 degraded", |r| {
+            r.topic == "rampart/v1/segment/S400/state" && r.json()["state"] == "degraded"
+        })
+        .await;
+    assert_eq!(
+        state.json()["degraded_by"],
+        serde_json::json!(["fence-quiet"])
+    );
+
+    // Graceful stop: exit 0 and presence goes offline.
+    let log_path = daemon.log.clone();
+    let status = daemon.stop();
+    assert!(status.success(), "exit status {status:?}");
+    w.wait_for(WAIT, "presence offline", |r| {
+        r.topic == "rampart/v1/daemon/it/status" && r.payload == b"offline"
+    })
+    .await;
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    // 20 bad checksums, 20 binary lines, 20 over-long lines: one log line each per 10 s.
+    for reason in ["checksum_mismatch", "not_ascii", "too_long", "unknown_type"] {
+        let lines = log
+            .lines()
+            .filter(|l| l.contains("rejected input") && l.contains(&format!("reason=\"{reason}\"")))
+            .count();
+        assert_eq!(
+            lines, 1,
+            "{reason} should be logged once (rate-limited), got {lines}"
+        );
+    }
+    assert!(
+        log.contains("\"rejected.checksum_mismatch\": 20"),
+        "counters in the final log line"
+    );
+    assert!(
+        log.contains("\"rejected.wrong_source\": 1"),
+        "the foreign sentence on trench-m1's topic"
+    );
+
+    // Every alert published is in the journal, in order.
+    let journal = std::fs::read_to_string(dir.path().join("data/alerts.jsonl")).unwrap();
+    let journaled: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let published: Vec<Value> = w
+        .seen
+        .iter()
+        .filter(|r| r.topic.contains("/alert/"))
+        .map(|r| r.json())
+        .collect();
+    for p in &published {
+        assert!(
+            journaled
+                .iter()
+                .any(|j| j["id"] == p["id"] && j["rev"] == p["rev"]),
+            "{p} not in journal"
+        );
+    }
+
+    // A restart raises incidents with new ids.
+    let daemon = Daemon::start(dir.path(), &config);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    w.publish(
+        "rampart/v1/sensor/trench-m1",
+        sentence("RPGS,trench-m1,10,0,5000").as_bytes(),
+    )
+    .await;
+    let again = w
+        .alert(WAIT, "intrusion after restart", |v| {
+            is(v, "intrusion", "raised")
+                && v["id"] != first_id
+                && v["segment_id"] == "S250"
+                && v["rev"] == 1
+                && !journaled.iter().any(|j| j["id"] == v["id"])
+        })
+        .await;
+    assert_ne!(again["id"], alert["id"]);
+    assert!(daemon.stop().success());
+}

@@ -1,0 +1,302 @@
+//! Helpers for the integration tests: free loopback ports, a real Mosquitto,
+//! the real `rampart` binary, and an MQTT watcher that collects what the
+//! daemon publishes. Every wait is bounded.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+/// A port that was free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
+pub fn wait_for_port(port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Finds a program on PATH or in the usual sbin directories.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// True when the tests must fail rather than skip without Mosquitto.
+fn mosquitto_required() -> bool {
+    std::env::var("RAMPART_REQUIRE_MOSQUITTO").is_ok_and(|v| v == "1")
+}
+
+/// Finds a Mosquitto tool, or says visibly why the test is skipped (and
+/// fails instead when `RAMPART_REQUIRE_MOSQUITTO=1`).
+pub fn require_tool(name: &str, test: &str) -> Option<PathBuf> {
+    match find_program(name) {
+        Some(p) => Some(p),
+        None if mosquitto_required() => {
+            panic!("{test}: `{name}` is not installed and RAMPART_REQUIRE_MOSQUITTO=1")
+        }
+        None => {
+            eprintln!("SKIPPED {test}: `{name}` is not installed (apt-get install mosquitto mosquitto-clients)");
+            None
+        }
+    }
+}
+
+/// A Mosquitto broker on a free loopback port, killed on drop.
+pub struct Mosquitto {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    /// Starts Mosquitto, or returns None (with a visible skip) if absent.
+    pub fn start(test: &str) -> Option<Self> {
+        let bin = require_tool("mosquitto", test)?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\npersistence false\n"),
+        )
+        .expect("write mosquitto.conf");
+        let log = std::fs::File::create(dir.path().join("mosquitto.log")).expect("log file");
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start mosquitto");
+        assert!(
+            wait_for_port(port, Duration::from_secs(10)),
+            "mosquitto did not start on port {port}"
+        );
+        Some(Self {
+            port,
+            child,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real `rampart` binary running a config file; killed on drop.
+pub struct Daemon {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Writes `config` to `dir/rampart.toml` and runs `rampart run` on it.
+    pub fn start(dir: &Path, config: &str) -> Self {
+        let path = dir.join("rampart.toml");
+        std::fs::write(&path, config).expect("write config");
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let log = dir.join(format!("rampart-{run}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start rampart");
+        Self {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("running");
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "rampart did not exit within 15 s of SIGTERM; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            if std::thread::panicking() {
+                eprintln!(
+                    "--- rampart log ({}) ---\n{}",
+                    self.log.display(),
+                    self.log_text()
+                );
+            }
+        }
+    }
+}
+
+/// One message the watcher received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.payload).unwrap_or(Value::Null)
+    }
+}
+
+/// An MQTT client that subscribes to `filters` and collects every message.
+pub struct Watcher {
+    rx: mpsc::UnboundedReceiver<Received>,
+    pub seen: Vec<Received>,
+    pub client: AsyncClient,
+}
+
+impl Watcher {
+    /// Connects to 127.0.0.1:`port` and subscribes (retrying until the broker is up).
+    pub async fn start(port: u16, filters: &[&str]) -> Self {
+        let mut options = MqttOptions::new(format!("watcher-{}", free_port()), "127.0.0.1", port);
+        options.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let filters: Vec<String> = filters.iter().map(|s| s.to_string()).collect();
+        let sub = client.clone();
+        let (ready_tx, mut ready_rx) = mpsc::channel(1);
+        tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        for f in &filters {
+                            let _ = sub.subscribe(f.clone(), QoS::AtLeastOnce).await;
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        let _ = ready_tx.try_send(());
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        let _ = tx.send(Received {
+                            topic: p.topic.clone(),
+                            payload: p.payload.to_vec(),
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), ready_rx.recv())
+            .await
+            .expect("watcher could not subscribe within 10 s");
+        Self {
+            rx,
+            seen: Vec::new(),
+            client,
+        }
+    }
+
+    /// Waits up to `within` for a message matching `pred`, looking at what
+    /// was already received first.
+    pub async fn wait_for(
+        &mut self,
+        within: Duration,
+        what: &str,
+        pred: impl Fn(&Received) -> bool,
+    ) -> Received {
+        if let Some(r) = self.seen.iter().find(|r| pred(r)) {
+            return r.clone();
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(r)) => {
+                    self.seen.push(r.clone());
+                    if pred(&r) {
+                        return r;
+                    }
+                }
+                _ => panic!(
+                    "timed out after {within:?} waiting for {what}; received:\n{}",
+                    self.seen
+                        .iter()
+                        .map(|r| format!("{} {}", r.topic, String::from_utf8_lossy(&r.payload)))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for an alert message whose JSON satisfies `pred`.
+    pub async fn alert(
+        &mut self,
+        within: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        self.wait_for(within, what, |r| {
+            r.topic.contains("/v1/alert/") && pred(&r.json())
+        })
+        .await
+        .json()
+    }
+
+    /// Publishes one message at QoS 1.
+    pub async fn publish(&self, topic: &str, payload: &[u8]) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
+            .await
+            .expect("publish");
+    }
+}
+
+/// A sentence in wire form with a correct checksum.
+pub fn sentence(body: &str) -> String {
+    let cs = body.bytes().fold(0u8, |a, b| a ^ b);
+    format!("${body}*{cs:02X}\r\n")
+}
