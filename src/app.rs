@@ -26,7 +26,7 @@ use crate::ingest::Inbound;
 use crate::mqtt::LinkConfig;
 use crate::runtime::{Clock, Shared};
 use crate::sink::journal::Journal;
-use crate::sink::publisher::Publisher;
+use crate::sink::publisher::{Publisher, Telemetry};
 use crate::sink::AlertSink;
 
 /// Capacity of the channel from sources to the engine.
@@ -90,6 +90,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let publisher = Publisher::start(&link, shared.clone());
+    let telemetry = publisher.telemetry(link.topics.daemon_stats(&config.instance));
     let sink = tokio::spawn(
         AlertSink::new(journal, publisher, link.topics.clone(), shared.clone()).run(out_rx),
     );
@@ -104,7 +105,7 @@ pub async fn run(
         sources.spawn(src.run(stop_rx.clone()));
     }
     sources.spawn(MqttSource::new(link.clone(), in_tx, shared.clone()).run(stop_rx.clone()));
-    let stats = tokio::spawn(log_stats(shared.clone(), stop_rx.clone()));
+    let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
 
     shutdown.await;
     info!("shutting down: stopping sources");
@@ -175,28 +176,146 @@ async fn run_engine(
     let _ = send_all(engine.on_tick(shared.clock.now())).await;
 }
 
-async fn log_stats(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+/// Logs the counters and publishes them as telemetry every [`STATS_INTERVAL`].
+async fn report_stats(shared: Arc<Shared>, telemetry: Telemetry, mut stop: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(STATS_INTERVAL);
     every.tick().await;
     loop {
         tokio::select! {
-            _ = every.tick() => info!(counters = ?shared.counters.snapshot(), "counters"),
+            _ = every.tick() => {}
             _ = stop.changed() => return,
+        }
+        let counters = shared.counters.snapshot();
+        info!(counters = ?counters, "counters");
+        let body = serde_json::json!({ "at": shared.clock.now(), "counters": counters });
+        if !telemetry.offer(body.to_string().into_bytes()) {
+            shared.counters.incr("telemetry.shed");
         }
     }
 }
 
-/// `<instance>-<start time in ms, hex><16 random bits, hex>`: unique across
-/// restarts even if the clock is set back, as long as two starts do not
-/// also draw the same random bits.
+/// `<instance>-<start time, ms, hex>-<16 random bits, hex>`: incident ids
+/// `<prefix>-<n>` are unique across restarts, even if the clock is set back,
+/// as long as two starts in the same millisecond do not also draw the same
+/// random bits.
 fn incident_id_prefix(instance: &str, clock: Clock) -> String {
     use std::hash::{BuildHasher, Hasher};
     let random = std::collections::hash_map::RandomState::new()
         .build_hasher()
         .finish();
     format!(
-        "{instance}-{:x}{:04x}",
+        "{instance}-{:x}-{:04x}",
         clock.started().millis(),
         random & 0xffff
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::{AlertKind, AlertState};
+
+    async fn next_alert(rx: &mut mpsc::Receiver<Output>) -> crate::alert::AlertMessage {
+        loop {
+            match rx.recv().await.expect("engine still running") {
+                Output::Alert(a) => return a,
+                Output::Segment(..) => {}
+            }
+        }
+    }
+
+    /// The engine task on a paused clock: deadlines and quiet periods run
+    /// on virtual time, no test sleeps.
+    #[tokio::test(start_paused = true)]
+    async fn engine_task_keeps_deadlines_and_quiet_periods_in_virtual_time() {
+        let (config, wall) = crate::testkit::fixture();
+        let shared = Arc::new(Shared::new(Clock::start()));
+        let engine = Engine::new(&config, wall, shared.clock.started(), "t");
+        let (in_tx, in_rx) = mpsc::channel(16);
+        let (out_tx, mut out_rx) = mpsc::channel(64);
+        let task = tokio::spawn(run_engine(engine, in_rx, out_tx, shared.clone()));
+        let start = tokio::time::Instant::now();
+
+        // A heartbeat keeps fence-a alive; trench-a (10 s deadline) never speaks.
+        let hb = crate::sentence::Sentence {
+            device: "fence-a".into(),
+            seq: 1,
+            body: crate::sentence::Body::Heartbeat {
+                uptime_s: 1,
+                status: crate::sentence::Health::Ok,
+            },
+            mac: None,
+        };
+        in_tx
+            .send(Inbound {
+                sentence: hb,
+                received: shared.clock.now(),
+            })
+            .await
+            .unwrap();
+
+        let offline = next_alert(&mut out_rx).await;
+        assert_eq!(
+            (offline.kind, offline.state),
+            (AlertKind::SensorOffline, AlertState::Raised)
+        );
+        assert_eq!(offline.sensors, vec!["trench-a"]);
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(10) && waited <= Duration::from_secs(11),
+            "{waited:?}"
+        );
+
+        // An intrusion, then silence: cleared after the 60 s quiet period.
+        let ev = crate::sentence::Sentence {
+            device: "trench-a".into(),
+            seq: 1,
+            body: crate::sentence::Body::Beam {
+                channel: 0,
+                broken: true,
+            },
+            mac: None,
+        };
+        let sent_at = tokio::time::Instant::now();
+        in_tx
+            .send(Inbound {
+                sentence: ev,
+                received: shared.clock.now(),
+            })
+            .await
+            .unwrap();
+        let back = next_alert(&mut out_rx).await;
+        assert_eq!(
+            (back.kind, back.state),
+            (AlertKind::SensorOffline, AlertState::Cleared)
+        );
+        let raised = next_alert(&mut out_rx).await;
+        assert_eq!(
+            (raised.kind, raised.state),
+            (AlertKind::Intrusion, AlertState::Raised)
+        );
+        // trench-a falls silent again (offline 10 s after the beam), fence-a
+        // 30 s after its heartbeat, then the intrusion clears.
+        let mut offline = Vec::new();
+        let cleared = loop {
+            let a = next_alert(&mut out_rx).await;
+            match a.kind {
+                AlertKind::SensorOffline => offline.push(a.sensors[0].clone()),
+                _ => break a,
+            }
+        };
+        assert_eq!(offline, ["trench-a", "fence-a"]);
+        assert_eq!(
+            (cleared.id.as_str(), cleared.state),
+            (raised.id.as_str(), AlertState::Cleared)
+        );
+        let quiet = sent_at.elapsed();
+        assert!(
+            quiet >= Duration::from_secs(60) && quiet <= Duration::from_secs(61),
+            "{quiet:?}"
+        );
+
+        drop(in_tx);
+        task.await.unwrap();
+    }
 }

@@ -32,7 +32,7 @@ pub struct Evidence {
     pub value: f64,
     /// The threshold it was compared with (same unit).
     pub threshold: f64,
-    /// A short human description (`rms 850 mg, 3 of last 5 over 400`).
+    /// A short human description (`rms 850 mg over 400; 3 of last 5 readings over`).
     pub detail: String,
 }
 

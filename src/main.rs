@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "sim")]
 mod demo;
 
 #[derive(Parser)]
@@ -29,6 +30,7 @@ enum Command {
     },
     /// Start an embedded broker, the daemon and the firmware simulator with
     /// a scripted scenario on the demo wall, and show the alerts.
+    #[cfg(feature = "sim")]
     Demo(demo::DemoArgs),
     /// Check a config file and report every problem in it.
     CheckConfig {
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { file } => check_config(&file),
         Command::Run { config } => report(run(config)),
+        #[cfg(feature = "sim")]
         Command::Demo(args) => report(demo::run(args)),
     }
 }

@@ -61,9 +61,14 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     /// Formats as `FILE:LINE:COL: KEY_PATH: MESSAGE`, leaving out
-    /// `KEY_PATH: ` when the key path is empty.
+    /// `KEY_PATH: ` when the key path is empty and `LINE:COL:` when there
+    /// is no position (line 0: the file as a whole, e.g. unreadable).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if self.line == 0 {
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        }
         if !self.key_path.is_empty() {
             write!(f, "{}: ", self.key_path)?;
         }

@@ -154,7 +154,7 @@ pub struct SerialPortConfig {
     #[serde(default = "default_baud")]
     pub baud: u32,
     /// The controllers expected on this line. When given, a sentence naming
-    /// another device is rejected (`wrong_port`). Default: any configured
+    /// another device is rejected (`rejected.wrong_source`). Default: any configured
     /// controller.
     #[serde(default)]
     pub devices: Vec<String>,

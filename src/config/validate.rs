@@ -44,15 +44,18 @@ pub fn validate(config: Config, source: &SourceMap) -> Result<(Config, Wall), Ve
             "must be 1 to 32 characters of A-Z a-z 0-9 _ -",
         );
     }
-    let wall = match Wall::load(&config.wall, config.segment_length_m) {
-        Ok(w) => Some(w),
+    // A bad segment length is reported by check_thresholds; the wall file
+    // is still checked, with the default length.
+    let length_ok = config.segment_length_m.is_finite() && config.segment_length_m > 0.0;
+    let length = if length_ok {
+        config.segment_length_m
+    } else {
+        1000.0
+    };
+    let wall = match Wall::load(&config.wall, length) {
+        Ok(w) => Some(w).filter(|_| length_ok),
         Err(e) => {
-            let field = if config.segment_length_m.is_finite() && config.segment_length_m > 0.0 {
-                "wall"
-            } else {
-                "segment_length_m"
-            };
-            p.add(&[key(field)], e.to_string());
+            p.add(&[key("wall")], e.to_string());
             None
         }
     };
@@ -62,7 +65,10 @@ pub fn validate(config: Config, source: &SourceMap) -> Result<(Config, Wall), Ve
     check_serial(&config, &mut p);
     match (p.list.is_empty(), wall) {
         (true, Some(wall)) => Ok((config, wall)),
-        _ => Err(p.list),
+        _ => {
+            p.list.sort_by_key(|d| (d.line, d.column));
+            Err(p.list)
+        }
     }
 }
 

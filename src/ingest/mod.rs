@@ -32,7 +32,7 @@ pub struct LineHandler {
     shared: Arc<Shared>,
 }
 
-/// Why a parsed sentence is refused by its source.
+/// Which devices may speak on a source.
 pub enum Binding<'a> {
     /// Any configured device may speak here.
     Any,
@@ -56,23 +56,24 @@ impl LineHandler {
     /// message (an MQTT payload), so an unterminated tail is taken too.
     /// Returns false when the engine is gone (shutting down).
     pub async fn feed(&mut self, bytes: &[u8], binding: &Binding<'_>, last: bool) -> bool {
-        let mut lines: Vec<Result<Vec<u8>, ()>> = Vec::new();
-        self.framer.push(bytes, |e| match e {
-            FramerEvent::Line(l) => lines.push(Ok(l.to_vec())),
-            FramerEvent::TooLong => lines.push(Err(())),
-        });
+        let Self {
+            label,
+            framer,
+            shared,
+            ..
+        } = self;
+        let checker = Checker {
+            label,
+            shared,
+            binding,
+        };
+        let mut accepted = Vec::new();
+        framer.push(bytes, |e| checker.event(e, &mut accepted));
         if last {
-            self.framer.finish(|e| {
-                if let FramerEvent::Line(l) = e {
-                    lines.push(Ok(l.to_vec()));
-                }
-            });
+            framer.finish(|e| checker.event(e, &mut accepted));
         }
         let received = self.shared.clock.now();
-        for line in lines {
-            let Some(sentence) = self.check(line, binding) else {
-                continue;
-            };
+        for sentence in accepted {
             self.shared.counters.incr("sentences.accepted");
             if self.tx.send(Inbound { sentence, received }).await.is_err() {
                 return false;
@@ -85,43 +86,64 @@ impl LineHandler {
     pub fn reset(&mut self) {
         self.framer.reset();
     }
+}
 
-    fn check(&self, line: Result<Vec<u8>, ()>, binding: &Binding<'_>) -> Option<Sentence> {
-        let line = match line {
-            Ok(l) => l,
-            Err(()) => {
-                self.reject("too_long", "line longer than 200 bytes discarded", b"");
-                return None;
+/// Checks one framed line against the codec and the source's binding.
+struct Checker<'a> {
+    label: &'a str,
+    shared: &'a Shared,
+    binding: &'a Binding<'a>,
+}
+
+impl Checker<'_> {
+    fn event(&self, event: FramerEvent<'_>, accepted: &mut Vec<Sentence>) {
+        match event {
+            FramerEvent::TooLong => {
+                self.shared.reject(
+                    self.label,
+                    "too_long",
+                    "line longer than 200 bytes discarded",
+                    b"",
+                );
             }
-        };
+            FramerEvent::Line(line) => {
+                if let Some(s) = self.check(line) {
+                    accepted.push(s);
+                }
+            }
+        }
+    }
+
+    fn check(&self, line: &[u8]) -> Option<Sentence> {
         // Blank lines (keep-alives, stray CR/LF pairs) are not sentences.
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             return None;
         }
-        let sentence = match sentence::parse(&line) {
+        let sentence = match sentence::parse(line) {
             Ok(s) => s,
             Err(e) => {
-                self.reject(e.reason(), &e.to_string(), &line);
+                self.shared
+                    .reject(self.label, e.reason(), &e.to_string(), line);
                 return None;
             }
         };
-        let allowed = match binding {
-            Binding::Any => true,
-            Binding::Only(dev) => sentence.device == *dev,
-            Binding::OneOf(devs) => devs.is_empty() || devs.contains(&sentence.device),
+        let refusal = match self.binding {
+            Binding::Only(dev) if sentence.device != *dev => Some(format!(
+                "sentence from `{}` on the topic of `{dev}`",
+                sentence.device
+            )),
+            Binding::OneOf(devs) if !devs.is_empty() && !devs.contains(&sentence.device) => {
+                Some(format!(
+                    "device `{}` is not configured on this line",
+                    sentence.device
+                ))
+            }
+            _ => None,
         };
-        if !allowed {
-            let why = format!(
-                "device `{}` may not send on this {}",
-                sentence.device, self.label
-            );
-            self.reject("wrong_source", &why, &line);
+        if let Some(why) = refusal {
+            self.shared.reject(self.label, "wrong_source", &why, line);
             return None;
         }
         Some(sentence)
-    }
-
-    fn reject(&self, reason: &str, message: &str, line: &[u8]) {
-        self.shared.reject(&self.label, reason, message, line);
     }
 }

@@ -52,7 +52,9 @@ impl AlertSink {
 
     async fn handle(&mut self, out: Output) {
         match out {
-            Output::Alert(msg) => {
+            Output::Alert(mut msg) => {
+                // The time it is handed to the journal and the broker.
+                msg.published_at = self.shared.clock.now();
                 let json = match serde_json::to_string(&msg) {
                     Ok(j) => j,
                     Err(e) => {

@@ -94,6 +94,14 @@ impl Publisher {
         }
     }
 
+    /// A handle for telemetry, which is shed rather than queued.
+    pub fn telemetry(&self, topic: String) -> Telemetry {
+        Telemetry {
+            client: self.client.clone(),
+            topic,
+        }
+    }
+
     /// Publishes `offline`, disconnects, and waits (bounded) for the
     /// connection task to send what it holds.
     pub async fn close(self) {
@@ -108,5 +116,22 @@ impl Publisher {
         {
             warn!("mqtt publisher did not finish within 5 s of shutdown");
         }
+    }
+}
+
+/// Publishes telemetry (the daemon's counters) retained at QoS 0, only when
+/// there is room: telemetry is the first thing shed when the link is slow.
+#[derive(Clone)]
+pub struct Telemetry {
+    client: AsyncClient,
+    topic: String,
+}
+
+impl Telemetry {
+    /// Offers a payload; returns false if it was shed.
+    pub fn offer(&self, payload: Vec<u8>) -> bool {
+        self.client
+            .try_publish(&self.topic, QoS::AtMostOnce, true, payload)
+            .is_ok()
     }
 }
