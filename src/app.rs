@@ -154,16 +154,22 @@ async fn run_engine(
                     Ok(outs) => outs,
                     Err(reject) => {
                         let line = inbound.sentence.encode();
-                        shared.reject("engine", reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
+                        shared.reject(&inbound.source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
                         continue;
                     }
                 },
                 None => break,
             },
             _ = tick.tick() => {
-                let seq = engine.seq_stats();
-                shared.counters.set("sentences.lost_by_seq_gap", seq.lost);
-                shared.counters.set("sentences.out_of_order", seq.out_of_order);
+                let (mut lost, mut out_of_order) = (0, 0);
+                for (device, seq) in engine.seq_stats() {
+                    shared.counters.set(&format!("seq.lost.{device}"), seq.lost);
+                    shared.counters.set(&format!("seq.out_of_order.{device}"), seq.out_of_order);
+                    lost += seq.lost;
+                    out_of_order += seq.out_of_order;
+                }
+                shared.counters.set("sentences.lost_by_seq_gap", lost);
+                shared.counters.set("sentences.out_of_order", out_of_order);
                 shared.counters.set("incidents.open", engine.open_incidents() as u64);
                 engine.on_tick(shared.clock.now())
             }
@@ -250,6 +256,7 @@ mod tests {
             .send(Inbound {
                 sentence: hb,
                 received: shared.clock.now(),
+                source: "test".into(),
             })
             .await
             .unwrap();
@@ -281,6 +288,7 @@ mod tests {
             .send(Inbound {
                 sentence: ev,
                 received: shared.clock.now(),
+                source: "test".into(),
             })
             .await
             .unwrap();

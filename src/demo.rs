@@ -37,6 +37,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         std::env::set_var("RUST_LOG", "warn,rampart::sink=error,rumqttd=off");
     }
     crate::init_logging();
+    if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", args.port)) {
+        anyhow::bail!(
+            "the demo's broker cannot listen on 127.0.0.1:{}: {e}; is another broker (a Mosquitto service?) using it? \
+             Pick another port with `cargo run --release -- demo --port 18830`",
+            args.port
+        );
+    }
     let dir = args.dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("rampart-demo-{}", std::process::id()))
     });

@@ -58,8 +58,8 @@ impl Engine {
         out
     }
 
-    /// Sequence-number counters.
-    pub fn seq_stats(&self) -> SeqStats {
+    /// Sequence-number counters per device.
+    pub fn seq_stats(&self) -> impl Iterator<Item = (&str, SeqStats)> {
         self.rules.seq_stats()
     }
 

@@ -104,6 +104,7 @@ impl Window {
 struct DeviceState {
     last_heard: Option<Timestamp>,
     last_seq: Option<u32>,
+    seq: SeqStats,
     offline: bool,
     fault: bool,
     windows: HashMap<u16, Window>,
@@ -116,7 +117,6 @@ pub struct Rules {
     layout: Arc<Layout>,
     started: Timestamp,
     devices: HashMap<String, DeviceState>,
-    stats: SeqStats,
 }
 
 impl Rules {
@@ -126,13 +126,12 @@ impl Rules {
             layout,
             started,
             devices: HashMap::new(),
-            stats: SeqStats::default(),
         }
     }
 
-    /// Sequence counters so far.
-    pub fn seq_stats(&self) -> SeqStats {
-        self.stats
+    /// Sequence counters so far, per device heard from.
+    pub fn seq_stats(&self) -> impl Iterator<Item = (&str, SeqStats)> {
+        self.devices.iter().map(|(id, d)| (id.as_str(), d.seq))
     }
 
     /// Applies one sentence received at `now`.
@@ -144,7 +143,7 @@ impl Rules {
         // Check the sentence fits the device before touching any state.
         let evidence = evaluate_shape(spec, &s.body)?;
         let state = self.devices.entry(s.device.clone()).or_default();
-        count_seq(&mut self.stats, state.last_seq, s.seq);
+        count_seq(&mut state.seq, state.last_seq, s.seq);
         state.last_seq = Some(s.seq);
         state.last_heard = Some(now);
         let mut out = Vec::new();

@@ -281,7 +281,34 @@ fn is_snippet_line(line: &str) -> bool {
 ///
 /// The problems found, sorted by position: at least one, at most 50.
 pub fn deserialize_all<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Vec<Diagnostic>> {
-    let map = SourceMap::parse(file, text)?;
+    deserialize_partial(file, text).map_err(|p| p.diagnostics)
+}
+
+/// What could be made of a document with structural problems.
+#[derive(Debug)]
+pub struct Partial<T> {
+    /// The problems found, as [`deserialize_all`] reports them.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The value of the repaired document (reported items removed, missing
+    /// required keys stood in for), when it deserializes: further checks can
+    /// run on it to report more problems in the same pass.
+    pub repaired: Option<T>,
+    /// Key paths that were removed or stood in for; checks on `repaired`
+    /// must ignore what they find at or under these.
+    pub touched: Vec<Vec<PathSeg>>,
+}
+
+/// Like [`deserialize_all`], but on failure also returns the repaired value.
+///
+/// # Errors
+///
+/// The problems found, with the repaired value if there is one.
+pub fn deserialize_partial<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Partial<T>> {
+    let map = SourceMap::parse(file, text).map_err(|diagnostics| Partial {
+        diagnostics,
+        repaired: None,
+        touched: Vec::new(),
+    })?;
     Recovery::new(&map).run()
 }
 
@@ -413,13 +440,17 @@ impl<'a> Recovery<'a> {
         }
     }
 
-    fn run<T: DeserializeOwned>(mut self) -> Result<T, Vec<Diagnostic>> {
+    fn run<T: DeserializeOwned>(mut self) -> Result<T, Partial<T>> {
+        let mut repaired = None;
         for _ in 0..MAX_ATTEMPTS {
             let de = toml_edit::de::Deserializer::from(self.work.clone());
             match serde_path_to_error::deserialize(de) {
                 Ok(value) if self.diagnostics.is_empty() => return Ok(value),
                 // Only the repaired document deserializes.
-                Ok(_) => break,
+                Ok(value) => {
+                    repaired = Some(value);
+                    break;
+                }
                 Err(err) => {
                     let flow = self.handle(Failure::new(err));
                     if flow == Flow::Stop || self.diagnostics.len() >= MAX_DIAGNOSTICS {
@@ -428,7 +459,13 @@ impl<'a> Recovery<'a> {
                 }
             }
         }
-        Err(self.finish())
+        let mut touched = std::mem::take(&mut self.removed);
+        touched.extend(self.placeholders.iter().map(|p| p.path.clone()));
+        Err(Partial {
+            diagnostics: self.finish(),
+            repaired,
+            touched,
+        })
     }
 
     fn finish(mut self) -> Vec<Diagnostic> {

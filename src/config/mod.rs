@@ -451,13 +451,160 @@ pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
 }
 
 /// Parses and validates config text; relative paths resolve against `base`.
+///
+/// Structural problems (unknown keys, wrong types) and semantic ones (ranges,
+/// ids, the wall) are reported together: the semantic checks also run on the
+/// document with its structural problems repaired, ignoring whatever the
+/// repair touched.
 pub fn load_str(file: &str, text: &str, base: &Path) -> Result<(Config, Wall), Vec<Diagnostic>> {
     let source = diagnostics::SourceMap::parse(file, text)?;
-    let mut config: Config = diagnostics::deserialize_all(file, text)?;
+    let partial = match diagnostics::deserialize_partial::<Config>(file, text) {
+        Ok(config) => return validate::validate(resolve_paths(config, base), &source),
+        Err(partial) => partial,
+    };
+    let mut problems = partial.diagnostics;
+    if let Some(config) = partial.repaired {
+        let touched: Vec<String> = partial
+            .touched
+            .iter()
+            .map(|p| diagnostics::render_path(p))
+            .collect();
+        let under = |path: &str, t: &str| {
+            path == t || path.starts_with(&format!("{t}.")) || path.starts_with(&format!("{t}["))
+        };
+        if let Err(more) = validate::validate(resolve_paths(config, base), &source) {
+            problems.extend(
+                more.into_iter()
+                    .filter(|d| !touched.iter().any(|t| under(&d.key_path, t))),
+            );
+        }
+    }
+    problems.sort_by_key(|d| (d.line, d.column));
+    Err(problems)
+}
+
+/// Makes the config's relative paths relative to `base`.
+fn resolve_paths(mut config: Config, base: &Path) -> Config {
     config.wall = base.join(&config.wall);
     config.data_dir = base.join(&config.data_dir);
     for port in &mut config.serial {
         port.path = base.join(&port.path);
     }
-    validate::validate(config, &source)
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wall_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    fn problems(text: &str) -> Vec<String> {
+        match load_str("t.toml", text, &wall_dir()) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    const WALL: &str = "wall = \"wall-iraq-syria-approx.geojson\"\n";
+
+    #[test]
+    fn the_printed_default_is_the_built_in_default() {
+        let (c, wall) =
+            load_str("default.toml", DEFAULT_TOML, &wall_dir()).expect("default config loads");
+        let d = DetectionConfig::default();
+        assert_eq!(c.instance, "rampart");
+        assert_eq!(c.segment_length_m, 1000.0);
+        assert_eq!(c.detection.heartbeat_deadline, d.heartbeat_deadline);
+        assert_eq!(c.detection.quiet_period, d.quiet_period);
+        assert_eq!(c.detection.min_update_interval, d.min_update_interval);
+        assert_eq!(c.detection.fence, d.fence);
+        assert_eq!(c.detection.ground, d.ground);
+        let m = MqttConfig::default();
+        assert_eq!(
+            (c.mqtt.url, c.mqtt.root, c.mqtt.embedded_broker),
+            (m.url, m.root, m.embedded_broker)
+        );
+        assert_eq!(
+            (
+                c.mqtt.keep_alive,
+                c.mqtt.max_packet_bytes,
+                c.mqtt.reconnect_max
+            ),
+            (m.keep_alive, m.max_packet_bytes, m.reconnect_max)
+        );
+        assert_eq!(wall.segment_count(), 584);
+    }
+
+    #[test]
+    fn thresholds_take_zone_then_controller_then_detection() {
+        let text = format!(
+            "{WALL}[detection.fence]\nrms_mg = 300.0\nk = 2\nn = 4\n\
+             [[fence]]\nid = \"f\"\nrms_mg = 500.0\npeak_mg = 1800.0\n\
+             [[fence.zones]]\nzone = 1\nstart_m = 0.0\nend_m = 10.0\nrms_mg = 700.0\nn = 6\n\
+             [[fence.zones]]\nzone = 2\nstart_m = 10.0\nend_m = 20.0\n"
+        );
+        let (c, _) = load_str("t.toml", &text, &wall_dir()).unwrap();
+        let dev = &c.fence[0];
+        let zone1 = dev.thresholds(0, &c.detection.fence);
+        let zone2 = dev.thresholds(1, &c.detection.fence);
+        assert_eq!(
+            (zone1.rms_mg, zone1.peak_mg, zone1.k, zone1.n),
+            (700.0, 1800.0, 2, 6)
+        );
+        assert_eq!(
+            (zone2.rms_mg, zone2.peak_mg, zone2.k, zone2.n),
+            (500.0, 1800.0, 2, 4)
+        );
+    }
+
+    #[test]
+    fn a_repaired_value_is_not_reported_again_by_the_semantic_checks() {
+        let text = format!(
+            "{WALL}[[fence]]\nid = \"f\"\n[[fence.zones]]\nzone = 1\nstart_m = 5.0\nend_m = \"ten\"\n"
+        );
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("t.toml:7:9: fence[0].zones[0].end_m: invalid type"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn ids_ports_and_windows_are_checked() {
+        let text = format!(
+            "{WALL}instance = \"bad id\"\n\
+             [[serial]]\npath = \"/dev/a\"\ndevices = [\"nobody\"]\n\
+             [[serial]]\npath = \"/dev/a\"\n\
+             [[fence]]\nid = \"f\"\nk = 0\nn = 65\n[[fence.zones]]\nzone = 1\nstart_m = 0.0\nend_m = 1.0\n\
+             [[fence.zones]]\nzone = 1\nstart_m = 1.0\nend_m = 2.0\n\
+             [[trench]]\nid = \"f\"\n"
+        );
+        let p = problems(&text).join("\n");
+        for want in [
+            "instance: must be 1 to 32 characters",
+            "serial[0].devices[0]: `nobody` is not a configured",
+            "serial[1].path: port /dev/a is configured twice",
+            "fence[0].k: must be at least 1",
+            "fence[0].n: must be 1 to 64",
+            "fence[0].zones[1].zone: zone 1 appears twice",
+            "trench[0].id: device `f` is configured twice",
+            "trench[0]: trench controller `f` has no geophones or beams",
+        ] {
+            assert!(p.contains(want), "missing `{want}` in\n{p}");
+        }
+    }
+
+    #[test]
+    fn a_missing_wall_file_names_the_file() {
+        let p = problems("wall = \"nowhere.geojson\"\n");
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].starts_with("t.toml:1:1: wall: ") && p[0].contains("nowhere.geojson"),
+            "{p:?}"
+        );
+    }
 }

@@ -21,12 +21,14 @@ use crate::time::Timestamp;
 pub struct Inbound {
     pub sentence: Sentence,
     pub received: Timestamp,
+    /// The source it came from, for logs (`serial:/dev/ttyUSB0`, `mqtt`).
+    pub source: Arc<str>,
 }
 
 /// Turns one source's bytes into sentences for the engine.
 pub struct LineHandler {
     /// Names the source in logs and counters (`serial:/dev/ttyUSB0`, `mqtt`).
-    label: String,
+    label: Arc<str>,
     framer: LineFramer,
     tx: mpsc::Sender<Inbound>,
     shared: Arc<Shared>,
@@ -43,7 +45,8 @@ pub enum Binding<'a> {
 }
 
 impl LineHandler {
-    pub fn new(label: impl Into<String>, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
+    /// A handler for the source named `label`.
+    pub fn new(label: &str, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
         Self {
             label: label.into(),
             framer: LineFramer::new(),
@@ -63,7 +66,7 @@ impl LineHandler {
             ..
         } = self;
         let checker = Checker {
-            label,
+            label: label.as_ref(),
             shared,
             binding,
         };
@@ -75,7 +78,13 @@ impl LineHandler {
         let received = self.shared.clock.now();
         for sentence in accepted {
             self.shared.counters.incr("sentences.accepted");
-            if self.tx.send(Inbound { sentence, received }).await.is_err() {
+            let source = self.label.clone();
+            let inbound = Inbound {
+                sentence,
+                received,
+                source,
+            };
+            if self.tx.send(inbound).await.is_err() {
                 return false;
             }
         }

@@ -37,7 +37,7 @@ impl SerialSource {
     pub fn new(config: SerialPortConfig, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
         let label = format!("serial:{}", config.path.display());
         Self {
-            handler: LineHandler::new(label, tx, shared.clone()),
+            handler: LineHandler::new(&label, tx, shared.clone()),
             config,
             shared,
         }
