@@ -34,6 +34,31 @@ pub struct Evidence {
     pub threshold: f64,
     /// A short human description (`rms 850 mg over 400; 3 of last 5 readings over`).
     pub detail: String,
+    /// For thermal evidence: where the camera saw it (an extension).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera: Option<CameraObservation>,
+}
+
+/// What a camera saw: the blob's ground point and size.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CameraObservation {
+    /// Distance from the camera along the ground, metres.
+    pub range_m: f64,
+    /// Azimuth from the camera, degrees clockwise from north.
+    pub bearing_deg: f64,
+    /// The ground point, WGS84 degrees.
+    pub lat: f64,
+    pub lon: f64,
+    /// Distance of the ground point from the wall, metres.
+    pub wall_offset_m: f64,
+    /// Width and height of the blob, metres.
+    pub width_m: f64,
+    pub height_m: f64,
+    /// Mean temperature minus background, kelvin (negative: colder).
+    pub contrast_k: f64,
+    /// The frame's capture time, when the camera sent one (RTF1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub captured: Option<Timestamp>,
 }
 
 impl Evidence {

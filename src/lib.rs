@@ -15,11 +15,14 @@
 pub mod alert;
 pub mod app;
 pub mod broker;
+pub mod camera;
 pub mod config;
 pub mod engine;
 pub mod evidence;
+pub mod frame;
 pub mod incident;
 pub mod ingest;
+pub mod kernel;
 pub mod layout;
 pub mod metrics;
 pub mod mqtt;

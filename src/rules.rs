@@ -183,6 +183,7 @@ impl Rules {
                             "{what} {value} mg over {threshold}; {hits} of last {} readings over",
                             t.n
                         ),
+                        camera: None,
                     }));
                 }
             }
@@ -195,6 +196,7 @@ impl Rules {
                     value: *ppv_um_s,
                     threshold: g.ppv_um_s,
                     detail: format!("ppv {ppv_um_s} um/s over {}", g.ppv_um_s),
+                    camera: None,
                 }));
             }
             (Body::Beam { channel, broken }, Shape::Beam(at_m)) => {
@@ -208,6 +210,7 @@ impl Rules {
                         value: 1.0,
                         threshold: 1.0,
                         detail: "beam broken".into(),
+                        camera: None,
                     }));
                 }
             }
@@ -332,6 +335,7 @@ fn device_evidence(
         value: 1.0,
         threshold: 1.0,
         detail: detail.to_owned(),
+        camera: None,
     }
 }
 

@@ -58,6 +58,12 @@ pub struct Config {
     /// Trench controllers: geophones and break-beams.
     #[serde(default)]
     pub trench: Vec<TrenchController>,
+    /// Defaults for every thermal camera.
+    #[serde(default)]
+    pub thermal: ThermalConfig,
+    /// Thermal cameras.
+    #[serde(default)]
+    pub camera: Vec<CameraConfig>,
 }
 
 /// `[mqtt]`: the broker and the topic root.
@@ -263,6 +269,138 @@ pub struct BeamChannel {
     pub channel: u16,
     /// Chainage of the beam, in metres. Required.
     pub at_m: f64,
+}
+
+/// `[thermal]`: how every camera's frames are searched for people and
+/// vehicles, unless a camera overrides it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThermalConfig {
+    /// A pixel is hot when it differs from the background by at least this
+    /// many kelvin, warmer or colder. Default 3.0.
+    #[serde(default = "default_delta_t")]
+    pub delta_t_k: f64,
+    /// Optional absolute gate: hot pixels colder than this (°C) are ignored.
+    #[serde(default)]
+    pub gate_min_c: Option<f64>,
+    /// Optional absolute gate: hot pixels warmer than this (°C) are ignored.
+    #[serde(default)]
+    pub gate_max_c: Option<f64>,
+    /// The background's time constant, in frames (about 28 s at 9 Hz).
+    /// Default 256.
+    #[serde(default = "default_background_frames")]
+    pub background_frames: u32,
+    /// Blobs whose larger side is shorter than this (metres, from the
+    /// camera geometry) are ignored. Default 1.0: a crawling or walking
+    /// person, not a fox.
+    #[serde(default = "default_min_extent")]
+    pub min_extent_m: f64,
+    /// Blobs whose larger side is longer than this (metres) are ignored.
+    /// Default 12.0: a lorry, not a hillside.
+    #[serde(default = "default_max_extent")]
+    pub max_extent_m: f64,
+    /// A blob is evidence once seen in `k` of the last `n` frames near one
+    /// place. Default 3.
+    #[serde(default = "default_k")]
+    pub k: u32,
+    /// See `k`; at most 64. Default 5.
+    #[serde(default = "default_n")]
+    pub n: u32,
+    /// How far a blob may move between frames (pixels) and stay the same
+    /// object. Default 16.
+    #[serde(default = "default_track_radius")]
+    pub track_radius_px: f64,
+    /// A tracked blob gives evidence at most this often. Default `"1s"`.
+    #[serde(default = "default_evidence_interval", with = "duration")]
+    pub evidence_interval: Duration,
+    /// Blobs whose ground point is farther than this from the wall
+    /// (metres) are ignored. Default 300.
+    #[serde(default = "default_max_wall_offset")]
+    pub max_wall_offset_m: f64,
+    /// Frames with more pixels than this are rejected before decoding.
+    /// Default 1310720 (1280 × 1024).
+    #[serde(default = "default_max_frame_pixels")]
+    pub max_frame_pixels: u64,
+}
+
+/// `[[camera]]`: one thermal camera, its mounting and optional overrides of
+/// `[thermal]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Camera id, as in its topic `<root>/v1/camera/<id>/frame`. Required.
+    pub id: String,
+    /// Mast position, WGS84 degrees. Required.
+    pub lat: f64,
+    pub lon: f64,
+    /// Height of the lens above the ground, metres. Required.
+    pub height_m: f64,
+    /// Azimuth of the optical axis, degrees clockwise from true north. Required.
+    pub heading_deg: f64,
+    /// Angle of the optical axis below the horizontal, degrees. Required.
+    pub tilt_deg: f64,
+    /// Full horizontal and vertical angles of view, degrees. Required.
+    pub hfov_deg: f64,
+    pub vfov_deg: f64,
+    /// Overrides of `[thermal]`.
+    #[serde(default)]
+    pub delta_t_k: Option<f64>,
+    #[serde(default)]
+    pub gate_min_c: Option<f64>,
+    #[serde(default)]
+    pub gate_max_c: Option<f64>,
+    #[serde(default)]
+    pub min_extent_m: Option<f64>,
+    #[serde(default)]
+    pub max_extent_m: Option<f64>,
+    #[serde(default)]
+    pub k: Option<u32>,
+    #[serde(default)]
+    pub n: Option<u32>,
+}
+
+impl Default for ThermalConfig {
+    fn default() -> Self {
+        Self {
+            delta_t_k: default_delta_t(),
+            gate_min_c: None,
+            gate_max_c: None,
+            background_frames: default_background_frames(),
+            min_extent_m: default_min_extent(),
+            max_extent_m: default_max_extent(),
+            k: default_k(),
+            n: default_n(),
+            track_radius_px: default_track_radius(),
+            evidence_interval: default_evidence_interval(),
+            max_wall_offset_m: default_max_wall_offset(),
+            max_frame_pixels: default_max_frame_pixels(),
+        }
+    }
+}
+
+fn default_delta_t() -> f64 {
+    3.0
+}
+fn default_background_frames() -> u32 {
+    256
+}
+fn default_min_extent() -> f64 {
+    1.0
+}
+fn default_max_extent() -> f64 {
+    12.0
+}
+fn default_track_radius() -> f64 {
+    16.0
+}
+fn default_evidence_interval() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_max_wall_offset() -> f64 {
+    300.0
+}
+fn default_max_frame_pixels() -> u64 {
+    1_310_720
 }
 
 impl Default for MqttConfig {

@@ -63,6 +63,7 @@ pub fn validate(config: Config, source: &SourceMap) -> Result<(Config, Wall), Ve
     check_thresholds(&config, &mut p);
     check_devices(&config, wall.as_ref(), &mut p);
     check_serial(&config, &mut p);
+    check_cameras(&config, &mut p);
     match (p.list.is_empty(), wall) {
         (true, Some(wall)) => Ok((config, wall)),
         _ => {
@@ -266,6 +267,100 @@ fn check_serial(config: &Config, p: &mut Problems) {
                 p.add(
                     &at(&path, &[key("devices"), PathSeg::Index(j)]),
                     format!("`{dev}` is not a configured [[fence]] or [[trench]] controller"),
+                );
+            }
+        }
+    }
+}
+
+fn check_cameras(config: &Config, p: &mut Problems) {
+    use crate::camera::geometry::{CameraModel, Mount};
+    use crate::wall::LatLon;
+    let t = &config.thermal;
+    let base = [key("thermal")];
+    check_positive(p, &at(&base, &[key("delta_t_k")]), Some(t.delta_t_k));
+    check_positive(p, &at(&base, &[key("min_extent_m")]), Some(t.min_extent_m));
+    check_positive(p, &at(&base, &[key("max_extent_m")]), Some(t.max_extent_m));
+    check_positive(
+        p,
+        &at(&base, &[key("track_radius_px")]),
+        Some(t.track_radius_px),
+    );
+    check_positive(
+        p,
+        &at(&base, &[key("max_wall_offset_m")]),
+        Some(t.max_wall_offset_m),
+    );
+    check_window(p, &base, Some(t.k), Some(t.n));
+    if t.background_frames == 0 {
+        p.add(
+            &at(&base, &[key("background_frames")]),
+            "must be at least 1",
+        );
+    }
+    let max_pixels = u64::from(crate::frame::MAX_SIDE) * u64::from(crate::frame::MAX_SIDE);
+    if t.max_frame_pixels == 0 || t.max_frame_pixels > max_pixels {
+        p.add(
+            &at(&base, &[key("max_frame_pixels")]),
+            format!("must be 1 to {max_pixels}"),
+        );
+    }
+    let mut ids: HashSet<&str> = config
+        .fence
+        .iter()
+        .map(|d| d.id.as_str())
+        .chain(config.trench.iter().map(|d| d.id.as_str()))
+        .collect();
+    for (i, cam) in config.camera.iter().enumerate() {
+        let path = [key("camera"), PathSeg::Index(i)];
+        if !is_valid_id(&cam.id) {
+            p.add(
+                &at(&path, &[key("id")]),
+                "must be 1 to 32 characters of A-Z a-z 0-9 _ -",
+            );
+        } else if !ids.insert(&cam.id) {
+            p.add(
+                &at(&path, &[key("id")]),
+                format!("`{}` is already the id of a controller or camera", cam.id),
+            );
+        }
+        let mount = Mount {
+            position: LatLon::new(cam.lat, cam.lon),
+            height_m: cam.height_m,
+            heading_deg: cam.heading_deg,
+            tilt_deg: cam.tilt_deg,
+            hfov_deg: cam.hfov_deg,
+            vfov_deg: cam.vfov_deg,
+        };
+        if let Err(e) = CameraModel::new(mount, 640, 512) {
+            p.add(&path, format!("camera mounting: {e}"));
+        }
+        check_positive(p, &at(&path, &[key("delta_t_k")]), cam.delta_t_k);
+        check_positive(p, &at(&path, &[key("min_extent_m")]), cam.min_extent_m);
+        check_positive(p, &at(&path, &[key("max_extent_m")]), cam.max_extent_m);
+        check_window(p, &path, cam.k, cam.n);
+        let (k, n) = (cam.k.unwrap_or(t.k), cam.n.unwrap_or(t.n));
+        if k > n {
+            p.add(&path, format!("effective k ({k}) is greater than n ({n})"));
+        }
+        let (lo, hi) = (
+            cam.min_extent_m.unwrap_or(t.min_extent_m),
+            cam.max_extent_m.unwrap_or(t.max_extent_m),
+        );
+        if lo >= hi {
+            p.add(
+                &path,
+                format!("effective min_extent_m ({lo}) is not below max_extent_m ({hi})"),
+            );
+        }
+        if let (Some(lo), Some(hi)) = (
+            cam.gate_min_c.or(t.gate_min_c),
+            cam.gate_max_c.or(t.gate_max_c),
+        ) {
+            if lo >= hi {
+                p.add(
+                    &path,
+                    format!("effective gate_min_c ({lo}) is not below gate_max_c ({hi})"),
                 );
             }
         }

@@ -34,6 +34,7 @@ fn ev(sensor: &str, kind: EvidenceKind, chainage_m: f64, t: f64) -> Evidence {
         value: 800.0,
         threshold: 400.0,
         detail: "test".into(),
+        camera: None,
     }
 }
 

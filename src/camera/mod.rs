@@ -1,0 +1,298 @@
+//! Thermal cameras: one [`CameraPipeline`] per camera turns its frames into
+//! intrusion evidence placed on the wall.
+//!
+//! Per frame: the [`kernel`](crate::kernel) finds blobs that differ from the
+//! background; each blob's foot point is projected to the ground
+//! ([`geometry`]), giving range, bearing and position, and its size in
+//! metres; blobs outside the configured size range, above the horizon or
+//! too far from the wall are dropped; the tracker keeps the rest, and a blob
+//! seen in k of the last n frames near one place becomes evidence at the
+//! nearest chainage (at most once per `evidence_interval` per track). Boxes
+//! of tracked blobs are frozen in the background, so a person who stops is
+//! not learned away while detected. Pure: no tokio, no I/O.
+
+pub mod geometry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{CameraConfig, ThermalConfig};
+use crate::evidence::{CameraObservation, Evidence, EvidenceKind};
+use crate::kernel::track::{TrackParams, Tracker};
+use crate::kernel::{BBox, Blob, Kernel, KernelParams};
+use crate::time::Timestamp;
+use crate::wall::{LatLon, Wall};
+use geometry::{CameraModel, GroundHit, Mount};
+
+/// Centikelvin per kelvin, and 0 °C in centikelvin.
+const CK_PER_K: f64 = 100.0;
+const ZERO_C_CK: f64 = 27_315.0;
+
+/// One camera's settings, resolved from `[thermal]` and its `[[camera]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraSettings {
+    pub id: String,
+    pub mount: Mount,
+    pub kernel: KernelParams,
+    pub track: TrackParams,
+    pub min_extent_m: f64,
+    pub max_extent_m: f64,
+    pub max_wall_offset_m: f64,
+    pub evidence_interval: Duration,
+}
+
+impl CameraSettings {
+    /// Camera `cam` with the defaults of `thermal`.
+    pub fn resolve(cam: &CameraConfig, thermal: &ThermalConfig) -> Self {
+        let to_ck = |c: f64| ((c * CK_PER_K) + ZERO_C_CK).round().clamp(1.0, 65_535.0) as u16;
+        let frames = thermal.background_frames.max(1);
+        let stripes = frames.min(32);
+        let shift = (f64::from(frames) / f64::from(stripes))
+            .log2()
+            .round()
+            .clamp(0.0, 11.0) as u8;
+        Self {
+            id: cam.id.clone(),
+            mount: Mount {
+                position: LatLon::new(cam.lat, cam.lon),
+                height_m: cam.height_m,
+                heading_deg: cam.heading_deg,
+                tilt_deg: cam.tilt_deg,
+                hfov_deg: cam.hfov_deg,
+                vfov_deg: cam.vfov_deg,
+            },
+            kernel: KernelParams {
+                delta_t: (cam.delta_t_k.unwrap_or(thermal.delta_t_k) * CK_PER_K)
+                    .round()
+                    .clamp(1.0, 65_535.0) as u16,
+                gate_min: cam.gate_min_c.or(thermal.gate_min_c).map(to_ck),
+                gate_max: cam.gate_max_c.or(thermal.gate_max_c).map(to_ck),
+                background_shift: shift,
+                background_stripes: stripes,
+            },
+            track: TrackParams {
+                k: cam.k.unwrap_or(thermal.k),
+                n: cam.n.unwrap_or(thermal.n),
+                radius_px: thermal.track_radius_px,
+            },
+            min_extent_m: cam.min_extent_m.unwrap_or(thermal.min_extent_m),
+            max_extent_m: cam.max_extent_m.unwrap_or(thermal.max_extent_m),
+            max_wall_offset_m: thermal.max_wall_offset_m,
+            evidence_interval: thermal.evidence_interval,
+        }
+    }
+}
+
+/// Why a blob was not used (counted by the caller).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FrameStats {
+    /// Blobs the kernel found.
+    pub blobs: u32,
+    /// Dropped: foot point at or above the horizon.
+    pub above_horizon: u32,
+    /// Dropped: smaller or larger than the size range in metres.
+    pub wrong_size: u32,
+    /// Dropped: ground point too far from the wall.
+    pub off_wall: u32,
+    /// Kept for tracking.
+    pub kept: u32,
+}
+
+/// A blob that passed the filters, with where it is.
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    blob: Blob,
+    hit: GroundHit,
+    chainage_m: f64,
+    wall_offset_m: f64,
+    width_m: f64,
+    height_m: f64,
+}
+
+/// One camera's state: kernel, geometry, tracks.
+#[derive(Debug)]
+pub struct CameraPipeline {
+    settings: CameraSettings,
+    wall: Arc<Wall>,
+    kernel: Option<Kernel>,
+    model: Option<CameraModel>,
+    tracker: Tracker,
+    /// Per track id: the sighting last frame and when it last gave evidence.
+    sightings: HashMap<u64, Sighting>,
+    last_evidence: HashMap<u64, Timestamp>,
+    frozen: Vec<BBox>,
+}
+
+impl CameraPipeline {
+    /// A pipeline for one camera; kernel and geometry are sized on the
+    /// first frame.
+    pub fn new(settings: CameraSettings, wall: Arc<Wall>) -> Self {
+        let tracker = Tracker::new(settings.track);
+        Self {
+            settings,
+            wall,
+            kernel: None,
+            model: None,
+            tracker,
+            sightings: HashMap::new(),
+            last_evidence: HashMap::new(),
+            frozen: Vec::new(),
+        }
+    }
+
+    /// The camera's id.
+    pub fn id(&self) -> &str {
+        &self.settings.id
+    }
+
+    /// Processes one frame received at `now` (captured at `captured`, if
+    /// the frame says); returns the evidence it gives and what was dropped.
+    pub fn process(
+        &mut self,
+        pixels: ndarray::ArrayView2<'_, u16>,
+        captured: Option<Timestamp>,
+        now: Timestamp,
+    ) -> (Vec<Evidence>, FrameStats) {
+        let (h, w) = pixels.dim();
+        if self.kernel.as_ref().map(Kernel::size) != Some((w, h)) {
+            // New camera or new resolution: start over.
+            self.kernel = Some(Kernel::new(w, h, self.settings.kernel));
+            self.model = CameraModel::new(self.settings.mount, w as u32, h as u32).ok();
+            self.tracker = Tracker::new(self.settings.track);
+            self.frozen.clear();
+        }
+        let (Some(kernel), Some(model)) = (self.kernel.as_mut(), self.model.as_ref()) else {
+            return (Vec::new(), FrameStats::default());
+        };
+        let blobs = kernel.process(pixels, &self.frozen);
+        let mut stats = FrameStats {
+            blobs: blobs.len() as u32,
+            ..FrameStats::default()
+        };
+        let mut kept: Vec<Sighting> = Vec::new();
+        for blob in blobs {
+            match sight(blob, model, &self.wall, &self.settings) {
+                Ok(s) => kept.push(s),
+                Err(Drop::Horizon) => stats.above_horizon += 1,
+                Err(Drop::Size) => stats.wrong_size += 1,
+                Err(Drop::OffWall) => stats.off_wall += 1,
+            }
+        }
+        stats.kept = kept.len() as u32;
+        // Largest first: the tracker gives them first pick of the tracks.
+        kept.sort_by_key(|s| std::cmp::Reverse(s.blob.area));
+        let kept_blobs: Vec<Blob> = kept.iter().map(|s| s.blob).collect();
+        let tracks = self.tracker.update(&kept_blobs).to_vec();
+        let mut evidence = Vec::new();
+        self.frozen.clear();
+        let live: std::collections::HashSet<u64> = tracks.iter().map(|t| t.id).collect();
+        self.sightings.retain(|id, _| live.contains(id));
+        self.last_evidence.retain(|id, _| live.contains(id));
+        for t in &tracks {
+            if t.seen_now {
+                if let Some(s) = kept.iter().find(|s| s.blob == t.blob) {
+                    self.sightings.insert(t.id, *s);
+                }
+            }
+            if !self.tracker.is_confirmed(t) {
+                continue;
+            }
+            self.frozen.push(t.blob.bbox);
+            let due = self
+                .last_evidence
+                .get(&t.id)
+                .is_none_or(|last| now.since(*last) >= self.settings.evidence_interval);
+            if let (true, true, Some(s)) = (t.seen_now, due, self.sightings.get(&t.id)) {
+                self.last_evidence.insert(t.id, now);
+                evidence.push(self.evidence(s, t.hits(), captured, now));
+            }
+        }
+        (evidence, stats)
+    }
+
+    fn evidence(
+        &self,
+        s: &Sighting,
+        hits: u32,
+        captured: Option<Timestamp>,
+        now: Timestamp,
+    ) -> Evidence {
+        let contrast_k = s.blob.contrast() / CK_PER_K;
+        let threshold_k = f64::from(self.settings.kernel.delta_t) / CK_PER_K;
+        let kind = if contrast_k >= 0.0 { "warm" } else { "cold" };
+        Evidence {
+            sensor: self.settings.id.clone(),
+            kind: EvidenceKind::Thermal,
+            at: now,
+            chainage_m: s.chainage_m,
+            value: contrast_k.abs(),
+            threshold: threshold_k,
+            detail: format!(
+                "{kind} blob {:.1} x {:.1} m, {:+.1} K, at {:.0} m bearing {:.0}, {}/{} frames",
+                s.width_m,
+                s.height_m,
+                contrast_k,
+                s.hit.range_m,
+                s.hit.bearing_deg,
+                hits,
+                self.settings.track.n
+            ),
+            camera: Some(CameraObservation {
+                range_m: round(s.hit.range_m, 1),
+                bearing_deg: round(s.hit.bearing_deg, 2),
+                lat: s.hit.position.lat,
+                lon: s.hit.position.lon,
+                wall_offset_m: round(s.wall_offset_m, 1),
+                width_m: round(s.width_m, 2),
+                height_m: round(s.height_m, 2),
+                contrast_k: round(contrast_k, 2),
+                captured,
+            }),
+        }
+    }
+}
+
+enum Drop {
+    Horizon,
+    Size,
+    OffWall,
+}
+
+/// Places a blob on the ground and checks its size and distance from the wall.
+fn sight(
+    blob: &Blob,
+    model: &CameraModel,
+    wall: &Wall,
+    settings: &CameraSettings,
+) -> Result<Sighting, Drop> {
+    let (u, v) = blob.foot();
+    let hit = model.ground_point(u, v).ok_or(Drop::Horizon)?;
+    let (mx, my) = model.metres_per_pixel(hit.slant_m);
+    let (wpx, hpx) = blob.size_px();
+    let (width_m, height_m) = (f64::from(wpx) * mx, f64::from(hpx) * my);
+    let extent = width_m.max(height_m);
+    if extent < settings.min_extent_m || extent > settings.max_extent_m {
+        return Err(Drop::Size);
+    }
+    let located = wall.locate(hit.position);
+    if located.offset_m > settings.max_wall_offset_m {
+        return Err(Drop::OffWall);
+    }
+    Ok(Sighting {
+        blob: *blob,
+        hit,
+        chainage_m: located.chainage_m,
+        wall_offset_m: located.offset_m,
+        width_m,
+        height_m,
+    })
+}
+
+fn round(v: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (v * f).round() / f
+}
+
+#[cfg(test)]
+mod tests;
