@@ -8,7 +8,7 @@
 //! Shutdown: sources stop first; the engine drains what they sent; the sink
 //! drains what the engine produced, publishes `offline` and disconnects.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +17,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use crate::camera::{CameraPipeline, CameraSettings};
 use crate::config::Loaded;
 use crate::engine::Engine;
 use crate::incident::Output;
+use crate::ingest::camera::{self, CameraSlot};
 use crate::ingest::mqtt::MqttSource;
 use crate::ingest::serial::SerialSource;
 use crate::ingest::Inbound;
@@ -35,6 +37,8 @@ pub const INBOUND_CAPACITY: usize = 4096;
 pub const OUTPUT_CAPACITY: usize = 1024;
 /// How often deadlines, pending updates and clears are checked.
 pub const TICK: Duration = Duration::from_secs(1);
+/// How long the process stays after shutdown when it runs the embedded broker.
+pub const EMBEDDED_BROKER_LINGER: Duration = Duration::from_millis(300);
 /// How often counters are logged and published.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -50,6 +54,8 @@ pub enum StartError {
     Url(#[from] crate::topics::UrlError),
     #[error("embedded broker: {0}")]
     Broker(String),
+    #[error("cannot start the worker thread of camera {0}: {1}")]
+    Thread(String, std::io::Error),
 }
 
 /// Runs the daemon until `shutdown` completes; returns the final counters.
@@ -96,21 +102,36 @@ pub async fn run(
     );
 
     let id_prefix = incident_id_prefix(&config.instance, clock);
+    let wall_for_cameras = wall.clone();
     let engine = Engine::new(&config, wall, clock.started(), &id_prefix);
     let engine_task = tokio::spawn(run_engine(engine, in_rx, out_tx, shared.clone()));
 
+    let (slots, workers) =
+        start_cameras(&config, &wall_for_cameras, in_tx.clone(), shared.clone())?;
     let mut sources = JoinSet::new();
     for port in &config.serial {
         let src = SerialSource::new(port.clone(), in_tx.clone(), shared.clone());
         sources.spawn(src.run(stop_rx.clone()));
     }
-    sources.spawn(MqttSource::new(link.clone(), in_tx, shared.clone()).run(stop_rx.clone()));
+    sources.spawn(
+        MqttSource::new(link.clone(), in_tx, slots.clone(), shared.clone()).run(stop_rx.clone()),
+    );
     let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
 
     shutdown.await;
     info!("shutting down: stopping sources");
     let _ = stop_tx.send(true);
     while sources.join_next().await.is_some() {}
+    // Camera workers finish the frame in hand and stop.
+    for slot in slots.values() {
+        slot.close();
+    }
+    let _ = tokio::task::spawn_blocking(move || {
+        for w in workers {
+            let _ = w.join();
+        }
+    })
+    .await;
     // The sources held the last inbound senders: the engine now drains and ends.
     if engine_task.await.is_err() {
         warn!("engine task ended abnormally");
@@ -119,9 +140,46 @@ pub async fn run(
         warn!("sink task ended abnormally");
     }
     let _ = stats.await;
+    if config.mqtt.embedded_broker {
+        // The embedded broker dies with this process: give it a moment to
+        // forward the last messages (the `offline` presence) to subscribers.
+        tokio::time::sleep(EMBEDDED_BROKER_LINGER).await;
+    }
     let counters = shared.counters.snapshot();
     info!(counters = ?counters, "rampart stopped");
     Ok(counters)
+}
+
+/// One slot and one worker thread per configured camera.
+#[allow(clippy::type_complexity)]
+fn start_cameras(
+    config: &crate::config::Config,
+    wall: &Arc<crate::wall::Wall>,
+    tx: mpsc::Sender<Inbound>,
+    shared: Arc<Shared>,
+) -> Result<
+    (
+        HashMap<String, Arc<CameraSlot>>,
+        Vec<std::thread::JoinHandle<()>>,
+    ),
+    StartError,
+> {
+    let limits = crate::frame::FrameLimits {
+        max_pixels: config.thermal.max_frame_pixels,
+    };
+    let mut slots = HashMap::new();
+    let mut workers = Vec::new();
+    for cam in &config.camera {
+        let settings = CameraSettings::resolve(cam, &config.thermal);
+        let pipeline = CameraPipeline::new(settings, wall.clone());
+        let slot = Arc::new(CameraSlot::default());
+        let worker =
+            camera::spawn_worker(pipeline, slot.clone(), limits, tx.clone(), shared.clone())
+                .map_err(|e| StartError::Thread(cam.id.clone(), e))?;
+        slots.insert(cam.id.clone(), slot);
+        workers.push(worker);
+    }
+    Ok((slots, workers))
 }
 
 /// The engine task: sentences and ticks in, outputs out.
@@ -150,14 +208,15 @@ async fn run_engine(
     loop {
         let outs = tokio::select! {
             msg = rx.recv() => match msg {
-                Some(inbound) => match engine.on_sentence(&inbound.sentence, inbound.received) {
+                Some(Inbound::Sentence { sentence, received, source }) => match engine.on_sentence(&sentence, received) {
                     Ok(outs) => outs,
                     Err(reject) => {
-                        let line = inbound.sentence.encode();
-                        shared.reject(&inbound.source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
+                        let line = sentence.encode();
+                        shared.reject(&source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
                         continue;
                     }
                 },
+                Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
                 None => break,
             },
             _ = tick.tick() => {
@@ -253,7 +312,7 @@ mod tests {
             mac: None,
         };
         in_tx
-            .send(Inbound {
+            .send(Inbound::Sentence {
                 sentence: hb,
                 received: shared.clock.now(),
                 source: "test".into(),
@@ -285,7 +344,7 @@ mod tests {
         };
         let sent_at = tokio::time::Instant::now();
         in_tx
-            .send(Inbound {
+            .send(Inbound::Sentence {
                 sentence: ev,
                 received: shared.clock.now(),
                 source: "test".into(),

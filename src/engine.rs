@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::evidence::Evidence;
 use crate::incident::{IncidentBook, Output, Timing};
 use crate::layout::Layout;
-use crate::rules::{Reject, Rules, SeqStats};
+use crate::rules::{Finding, Reject, Rules, SeqStats};
 use crate::sentence::Sentence;
 use crate::time::Timestamp;
 use crate::wall::Wall;
@@ -44,6 +45,11 @@ impl Engine {
             .into_iter()
             .flat_map(|f| self.book.on_finding(f, now))
             .collect())
+    }
+
+    /// Applies evidence found elsewhere (a camera) at `now`.
+    pub fn on_evidence(&mut self, evidence: Evidence, now: Timestamp) -> Vec<Output> {
+        self.book.on_finding(Finding::Intrusion(evidence), now)
     }
 
     /// Deadlines, due updates and clears at `now`.

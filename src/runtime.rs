@@ -57,6 +57,18 @@ impl Shared {
         }
     }
 
+    /// Counts something deliberately shed under `shed.<what>` and logs it,
+    /// at most once per source and kind every [`REJECT_LOG_INTERVAL`].
+    pub fn shed(&self, source: &str, what: &str, message: &str) {
+        self.counters.incr(&format!("shed.{what}"));
+        if let Some(suppressed) = self
+            .limiter
+            .allow(&format!("{source}/shed/{what}"), std::time::Instant::now())
+        {
+            warn!(source, what, suppressed, "shedding: {message}");
+        }
+    }
+
     /// Counts a rejected line under `rejected.<reason>` and logs it, at most
     /// once per source and reason every [`REJECT_LOG_INTERVAL`].
     pub fn reject(&self, source: &str, reason: &str, message: &str, line: &[u8]) {

@@ -91,6 +91,24 @@ impl Topics {
         topic.strip_prefix(&self.prefix)?.strip_prefix("sensor/")
     }
 
+    /// The subscription filter for thermal frames.
+    pub fn camera_filter(&self) -> String {
+        format!("{}camera/+/frame", self.prefix)
+    }
+
+    /// The topic a camera publishes its frames on.
+    pub fn camera_frame(&self, camera: &str) -> String {
+        format!("{}camera/{camera}/frame", self.prefix)
+    }
+
+    /// The camera named by a frame topic, if `topic` is one.
+    pub fn camera_of<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        topic
+            .strip_prefix(&self.prefix)?
+            .strip_prefix("camera/")?
+            .strip_suffix("/frame")
+    }
+
     /// Where alerts for a segment are published.
     pub fn alert(&self, segment_id: &str) -> String {
         format!("{}alert/{segment_id}", self.prefix)
@@ -165,6 +183,10 @@ mod tests {
         );
         assert_eq!(t.sensor_device("other/v1/sensor/fence-c07"), None);
         assert_eq!(t.alert("S042"), "rampart/v1/alert/S042");
+        assert_eq!(t.camera_filter(), "rampart/v1/camera/+/frame");
+        assert_eq!(t.camera_of("rampart/v1/camera/cam-7/frame"), Some("cam-7"));
+        assert_eq!(t.camera_of("rampart/v1/camera/cam-7/other"), None);
+        assert_eq!(t.camera_of(&t.camera_frame("c")), Some("c"));
         assert_eq!(t.segment_state("S042"), "rampart/v1/segment/S042/state");
         assert_eq!(t.daemon_status("r1"), "rampart/v1/daemon/r1/status");
     }

@@ -5,6 +5,7 @@
 //! serial driver buffers, MQTT holds back its acknowledgements): sentences
 //! are never dropped for lack of room.
 
+pub mod camera;
 pub mod mqtt;
 pub mod serial;
 
@@ -12,17 +13,26 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::evidence::Evidence;
 use crate::runtime::Shared;
 use crate::sentence::{self, FramerEvent, LineFramer, Sentence};
 use crate::time::Timestamp;
 
-/// A sentence on its way to the engine.
+/// What sources hand to the engine.
 #[derive(Debug, Clone)]
-pub struct Inbound {
-    pub sentence: Sentence,
-    pub received: Timestamp,
-    /// The source it came from, for logs (`serial:/dev/ttyUSB0`, `mqtt`).
-    pub source: Arc<str>,
+pub enum Inbound {
+    /// A parsed sentence, with when and where it was received
+    /// (`serial:/dev/ttyUSB0`, `mqtt`).
+    Sentence {
+        sentence: Sentence,
+        received: Timestamp,
+        source: Arc<str>,
+    },
+    /// Evidence a camera pipeline found in a frame.
+    Evidence {
+        evidence: Evidence,
+        source: Arc<str>,
+    },
 }
 
 /// Turns one source's bytes into sentences for the engine.
@@ -79,7 +89,7 @@ impl LineHandler {
         for sentence in accepted {
             self.shared.counters.incr("sentences.accepted");
             let source = self.label.clone();
-            let inbound = Inbound {
+            let inbound = Inbound::Sentence {
                 sentence,
                 received,
                 source,

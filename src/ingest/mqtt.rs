@@ -1,40 +1,51 @@
-//! `MqttSource`: reads sentences from `<root>/v1/sensor/+`.
+//! `MqttSource`: reads sentences from `<root>/v1/sensor/+` and thermal
+//! frames from `<root>/v1/camera/+/frame`.
 //!
 //! Its own MQTT connection (separate from the publisher's, so a busy
 //! publisher can never stall reading and the other way round). It
 //! subscribes again after every (re)connection, and a sentence must name the
 //! device in its topic.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
+use super::camera::{note_replaced, CameraSlot};
 use super::{Binding, Inbound, LineHandler};
 use crate::mqtt::{self, Backoff};
 use crate::runtime::Shared;
 use crate::sentence::is_valid_id;
 use crate::topics::Topics;
 
-/// The MQTT sensor source.
+/// The MQTT source of sentences and frames.
 pub struct MqttSource {
     client: AsyncClient,
     eventloop: EventLoop,
     topics: Topics,
     handler: LineHandler,
+    cameras: HashMap<String, Arc<CameraSlot>>,
     shared: Arc<Shared>,
     backoff: Backoff,
 }
 
 impl MqttSource {
-    pub fn new(link: mqtt::LinkConfig, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
+    /// A source feeding sentences to `tx` and frames to the `cameras`' slots.
+    pub fn new(
+        link: mqtt::LinkConfig,
+        tx: mpsc::Sender<Inbound>,
+        cameras: HashMap<String, Arc<CameraSlot>>,
+        shared: Arc<Shared>,
+    ) -> Self {
         let (client, eventloop) = AsyncClient::new(link.options("in"), 64);
         Self {
             client,
             eventloop,
             topics: link.topics.clone(),
             handler: LineHandler::new("mqtt", tx, shared.clone()),
+            cameras,
             shared,
             backoff: link.backoff(),
         }
@@ -43,6 +54,7 @@ impl MqttSource {
     /// Reads until `shutdown` turns true or the engine goes away.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let filter = self.topics.sensor_filter();
+        let frames = self.topics.camera_filter();
         loop {
             let event = tokio::select! {
                 e = self.eventloop.poll() => e,
@@ -55,9 +67,19 @@ impl MqttSource {
                     if let Err(e) = self.client.try_subscribe(&filter, QoS::AtLeastOnce) {
                         warn!(error = %e, "mqtt subscribe request failed");
                     }
+                    if !self.cameras.is_empty() {
+                        if let Err(e) = self.client.try_subscribe(&frames, QoS::AtLeastOnce) {
+                            warn!(error = %e, "mqtt subscribe request failed");
+                        }
+                    }
+                }
+                Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                    info!(filter = %filter, result = ?ack.return_codes, "mqtt source subscribed");
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if !self.on_publish(&p.topic, &p.payload).await {
+                    if let Some(camera) = self.topics.camera_of(&p.topic) {
+                        self.on_frame(camera, p.payload.clone());
+                    } else if !self.on_publish(&p.topic, &p.payload).await {
                         break;
                     }
                 }
@@ -74,6 +96,27 @@ impl MqttSource {
             }
         }
         let _ = self.client.try_disconnect();
+    }
+
+    /// Hands a frame to its camera's slot, never waiting.
+    fn on_frame(&self, camera: &str, payload: bytes::Bytes) {
+        self.shared.counters.incr("frames.received");
+        match self.cameras.get(camera) {
+            Some(slot) => {
+                if slot.offer(payload, self.shared.clock.now()) {
+                    note_replaced(&self.shared, camera);
+                }
+            }
+            None => self.shared.reject(
+                "mqtt",
+                "unknown_camera",
+                &format!(
+                    "frame from camera `{}`, which is not configured",
+                    camera.escape_debug()
+                ),
+                b"",
+            ),
+        }
     }
 
     async fn on_publish(&mut self, topic: &str, payload: &[u8]) -> bool {

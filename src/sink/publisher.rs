@@ -7,6 +7,7 @@
 //! rumqttc and are sent again after reconnection (durable storage of the
 //! outbox across restarts is a later step).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +18,22 @@ use tracing::{error, info, warn};
 use crate::mqtt::LinkConfig;
 use crate::runtime::Shared;
 
+/// How long a clean shutdown waits for the broker to acknowledge what is
+/// still in flight.
+pub const CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
+/// QoS 1 publications handed to rumqttc, and acknowledgements received.
+#[derive(Debug, Default)]
+struct Tally {
+    queued: AtomicU64,
+    acked: AtomicU64,
+}
+
 /// Handle for publishing; the connection runs in its own task.
 pub struct Publisher {
     client: AsyncClient,
     status_topic: String,
+    tally: Arc<Tally>,
     task: JoinHandle<()>,
 }
 
@@ -40,6 +53,8 @@ impl Publisher {
         let mut backoff = link.backoff();
         let online_client = client.clone();
         let topic = status_topic.clone();
+        let tally = Arc::new(Tally::default());
+        let counts = tally.clone();
         let task = tokio::spawn(async move {
             let mut connected = false;
             loop {
@@ -49,14 +64,16 @@ impl Publisher {
                         connected = true;
                         info!(broker = ?eventloop.mqtt_options.broker_address(), "mqtt publisher connected");
                         shared.counters.incr("mqtt.out.connects");
-                        if let Err(e) =
-                            online_client.try_publish(&topic, QoS::AtLeastOnce, true, "online")
-                        {
-                            warn!(error = %e, "could not queue the online presence");
+                        match online_client.try_publish(&topic, QoS::AtLeastOnce, true, "online") {
+                            Ok(()) => {
+                                counts.queued.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(e) => warn!(error = %e, "could not queue the online presence"),
                         }
                     }
                     Ok(Event::Incoming(Packet::PubAck(_))) => {
-                        shared.counters.incr("mqtt.out.acked")
+                        counts.acked.fetch_add(1, Ordering::Relaxed);
+                        shared.counters.incr("mqtt.out.acked");
                     }
                     Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
                     Ok(_) => {}
@@ -77,6 +94,7 @@ impl Publisher {
         Self {
             client,
             status_topic,
+            tally,
             task,
         }
     }
@@ -84,13 +102,18 @@ impl Publisher {
     /// Queues a message for publication at QoS 1. Waits while rumqttc's
     /// request queue is full (the broker is slow or away).
     pub async fn publish(&self, topic: String, payload: Vec<u8>, retain: bool) {
-        if let Err(e) = self
+        match self
             .client
             .publish(topic, QoS::AtLeastOnce, retain, payload)
             .await
         {
+            Ok(()) => {
+                self.tally.queued.fetch_add(1, Ordering::Relaxed);
+            }
             // Only happens when the connection task has ended.
-            error!(error = %e, "alert publication failed: the mqtt connection task has stopped");
+            Err(e) => {
+                error!(error = %e, "alert publication failed: the mqtt connection task has stopped")
+            }
         }
     }
 
@@ -102,19 +125,32 @@ impl Publisher {
         }
     }
 
-    /// Publishes `offline`, disconnects, and waits (bounded) for the
-    /// connection task to send what it holds.
+    /// Publishes `offline`, waits (at most [`CLOSE_DEADLINE`]) until the
+    /// broker has acknowledged everything queued, then disconnects.
     pub async fn close(self) {
-        let _ = self
-            .client
-            .publish(&self.status_topic, QoS::AtLeastOnce, true, "offline")
+        self.publish(self.status_topic.clone(), b"offline".to_vec(), true)
             .await;
+        let deadline = tokio::time::Instant::now() + CLOSE_DEADLINE;
+        let unacked = || {
+            let queued = self.tally.queued.load(Ordering::Relaxed);
+            queued.saturating_sub(self.tally.acked.load(Ordering::Relaxed))
+        };
+        while unacked() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        match unacked() {
+            0 => info!("mqtt publisher: everything acknowledged; disconnecting"),
+            n => error!(
+                unacked = n,
+                "mqtt publisher: messages not acknowledged by the broker at shutdown"
+            ),
+        }
         let _ = self.client.disconnect().await;
-        if tokio::time::timeout(Duration::from_secs(5), self.task)
+        if tokio::time::timeout(Duration::from_secs(2), self.task)
             .await
             .is_err()
         {
-            warn!("mqtt publisher did not finish within 5 s of shutdown");
+            warn!("mqtt publisher did not finish within 2 s of disconnecting");
         }
     }
 }

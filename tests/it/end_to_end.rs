@@ -42,8 +42,8 @@ async fn end_to_end(port: u16, embedded: bool) {
         r.topic == "rampart/v1/daemon/it/status" && r.payload == b"online"
     })
     .await;
-    // Let the serial source open the port (it retries every 500 ms at most).
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    daemon.wait_log("serial port opened", 1, WAIT).await;
+    daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
 
     // Zone 2 needs 2 hits in 3 readings: one before a burst of garbage and
     // one after it. The alert proves both good lines survived the burst.
@@ -180,7 +180,7 @@ async fn end_to_end(port: u16, embedded: bool) {
 
     // A restart raises incidents with new ids.
     let daemon = Daemon::start(dir.path(), &config);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
     w.publish(
         "rampart/v1/sensor/trench-m1",
         sentence("RPGS,trench-m1,10,0,5000").as_bytes(),

@@ -156,6 +156,22 @@ impl Daemon {
         }
     }
 
+    /// Waits (bounded) until the daemon's log has `count` lines containing
+    /// `text`; panics with the log otherwise.
+    pub async fn wait_log(&self, text: &str, count: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if self.log_text().lines().filter(|l| l.contains(text)).count() >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no `{text}` (x{count}) in the log within {within:?}:\n{}",
+            self.log_text()
+        );
+    }
+
     /// The daemon's log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

@@ -1,0 +1,124 @@
+//! Thermal cameras at run time: a one-frame slot per camera, and a worker
+//! thread per camera that decodes and runs the camera's pipeline off the
+//! async executor.
+//!
+//! The MQTT source puts each frame's bytes in its camera's slot without
+//! waiting; a frame still in the slot when the next one arrives is replaced
+//! (counted as `frames.replaced`): a slow kernel sheds stale frames and
+//! never stalls sentences or alerts. The worker owns the camera's state
+//! (background, tracks), so nothing is shared between cameras.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::Inbound;
+use crate::camera::CameraPipeline;
+use crate::frame::{self, FrameLimits};
+use crate::runtime::Shared;
+use crate::time::Timestamp;
+
+/// The newest undelivered frame of one camera.
+#[derive(Debug, Default)]
+pub struct CameraSlot {
+    state: Mutex<SlotState>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    frame: Option<(Bytes, Timestamp)>,
+    closed: bool,
+}
+
+impl CameraSlot {
+    /// Puts a frame in the slot; returns true when it replaced one that
+    /// was never processed.
+    pub fn offer(&self, payload: Bytes, received: Timestamp) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let replaced = s.frame.replace((payload, received)).is_some();
+        self.ready.notify_one();
+        replaced
+    }
+
+    /// Waits for a frame; None once the slot is closed.
+    fn take(&self) -> Option<(Bytes, Timestamp)> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(f) = s.frame.take() {
+                return Some(f);
+            }
+            if s.closed {
+                return None;
+            }
+            s = self
+                .ready
+                .wait_timeout(s, Duration::from_secs(1))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Stops the worker once the slot is empty.
+    pub fn close(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.closed = true;
+        self.ready.notify_all();
+    }
+}
+
+/// Starts the worker thread of one camera.
+pub fn spawn_worker(
+    mut pipeline: CameraPipeline,
+    slot: Arc<CameraSlot>,
+    limits: FrameLimits,
+    tx: mpsc::Sender<Inbound>,
+    shared: Arc<Shared>,
+) -> std::io::Result<JoinHandle<()>> {
+    let name = format!("camera-{}", pipeline.id());
+    std::thread::Builder::new().name(name).spawn(move || {
+        let source: Arc<str> = format!("camera:{}", pipeline.id()).into();
+        let id = pipeline.id().to_owned();
+        while let Some((payload, received)) = slot.take() {
+            let frame = match frame::decode(&payload, &limits) {
+                Ok(f) => f,
+                Err(e) => {
+                    shared.counters.incr(&format!("frames.rejected.{id}"));
+                    shared.reject(&source, e.reason(), &e.to_string(), b"");
+                    continue;
+                }
+            };
+            let captured = frame.capture_ms.map(Timestamp);
+            let (evidence, stats) = pipeline.process(frame.pixels.view(), captured, received);
+            shared.counters.incr(&format!("frames.processed.{id}"));
+            shared.counters.add("frames.blobs", u64::from(stats.blobs));
+            shared.counters.add("frames.blobs_wrong_size", u64::from(stats.wrong_size));
+            shared.counters.add("frames.blobs_off_wall", u64::from(stats.off_wall));
+            shared.counters.add("frames.blobs_above_horizon", u64::from(stats.above_horizon));
+            for evidence in evidence {
+                debug!(camera = %id, chainage_m = evidence.chainage_m, detail = %evidence.detail, "thermal evidence");
+                let inbound = Inbound::Evidence {
+                    evidence,
+                    source: source.clone(),
+                };
+                if tx.blocking_send(inbound).is_err() {
+                    return;
+                }
+            }
+        }
+    })
+}
+
+/// Counts a replaced frame; logs (rate-limited) that frames are being shed.
+pub fn note_replaced(shared: &Shared, camera: &str) {
+    shared.counters.incr(&format!("frames.replaced.{camera}"));
+    shared.shed(
+        &format!("camera:{camera}"),
+        "frame_replaced",
+        "frames arrive faster than they are processed; the older one was dropped",
+    );
+}
