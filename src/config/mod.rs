@@ -674,6 +674,35 @@ mod tests {
             (m.keep_alive, m.max_packet_bytes, m.reconnect_max)
         );
         assert_eq!(wall.segment_count(), 584);
+        let t = ThermalConfig::default();
+        let ct = &c.thermal;
+        assert_eq!(
+            (
+                ct.delta_t_k,
+                ct.gate_min_c,
+                ct.gate_max_c,
+                ct.background_frames
+            ),
+            (t.delta_t_k, t.gate_min_c, t.gate_max_c, t.background_frames)
+        );
+        assert_eq!(
+            (
+                ct.min_extent_m,
+                ct.max_extent_m,
+                ct.k,
+                ct.n,
+                ct.track_radius_px
+            ),
+            (t.min_extent_m, t.max_extent_m, t.k, t.n, t.track_radius_px)
+        );
+        assert_eq!(
+            (
+                ct.evidence_interval,
+                ct.max_wall_offset_m,
+                ct.max_frame_pixels
+            ),
+            (t.evidence_interval, t.max_wall_offset_m, t.max_frame_pixels)
+        );
     }
 
     #[test]

@@ -122,3 +122,28 @@ pub fn note_replaced(shared: &Shared, camera: &str) {
         "frames arrive faster than they are processed; the older one was dropped",
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_frame_replaces_a_waiting_one_and_close_ends_the_worker() {
+        let slot = CameraSlot::default();
+        assert!(!slot.offer(Bytes::from_static(b"one"), Timestamp(1)));
+        assert!(
+            slot.offer(Bytes::from_static(b"two"), Timestamp(2)),
+            "replaced"
+        );
+        let (bytes, at) = slot.take().unwrap();
+        assert_eq!((&bytes[..], at), (&b"two"[..], Timestamp(2)));
+        assert!(!slot.offer(Bytes::from_static(b"three"), Timestamp(3)));
+        slot.close();
+        assert_eq!(
+            slot.take().map(|f| f.1),
+            Some(Timestamp(3)),
+            "what is waiting is still handed over"
+        );
+        assert!(slot.take().is_none());
+    }
+}
