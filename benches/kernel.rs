@@ -51,7 +51,11 @@ fn scene(fraction: f64, salt: bool, seed: u64) -> (Array2<u16>, Array2<u16>) {
                 (rng.next() as usize) % (W - bw),
                 (rng.next() as usize) % (H - bh),
             );
-            let delta: i32 = if rng.next().is_multiple_of(3) { -500 } else { 800 };
+            let delta: i32 = if rng.next().is_multiple_of(3) {
+                -500
+            } else {
+                800
+            };
             for y in y0..y0 + bh {
                 for x in x0..x0 + bw {
                     frame[(y, x)] = (i32::from(bg[(y, x)]) + delta) as u16;

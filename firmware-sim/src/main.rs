@@ -3,7 +3,9 @@
 //! Reads the daemon's config to learn the controllers and where their zones
 //! and channels lie, and a scenario file for transports and scripted events.
 //! Serial devices get a pseudo-terminal each, linked as `<pty-dir>/<device>`;
-//! point the daemon's `[[serial]] path` at those links.
+//! point the daemon's `[[serial]] path` at those links. Every configured
+//! `[[camera]]` (or those the scenario's `cameras` names) publishes
+//! synthetic thermal frames on `<root>/v1/camera/<id>/frame`.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -58,17 +60,20 @@ fn main() -> anyhow::Result<()> {
         .map(|d| d.id.clone())
         .chain(loaded.config.trench.iter().map(|d| d.id.clone()))
         .collect();
-    let mut scenario = Scenario::load(&args.scenario, &devices).map_err(|p| {
-        let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("invalid scenario:\n{}", lines.join("\n"))
-    })?;
+    let cameras: HashSet<String> = loaded.config.camera.iter().map(|c| c.id.clone()).collect();
+    let mut scenario =
+        Scenario::load_with_cameras(&args.scenario, &devices, &cameras).map_err(|p| {
+            let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
+            anyhow::anyhow!("invalid scenario:\n{}", lines.join("\n"))
+        })?;
     if let Some(seed) = args.seed {
         scenario.seed = seed;
     }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let sim = Simulator::new(
+        let sim = Simulator::with_wall(
             &loaded.config,
+            std::sync::Arc::new(loaded.wall),
             scenario,
             SimOptions {
                 pty_dir: args.pty_dir.clone(),

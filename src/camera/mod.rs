@@ -7,7 +7,9 @@
 //! metres; blobs outside the configured size range, above the horizon or
 //! too far from the wall are dropped; the tracker keeps the rest, and a blob
 //! seen in k of the last n frames near one place becomes evidence at the
-//! nearest chainage (at most once per `evidence_interval` per track). Boxes
+//! nearest chainage (at most once per `evidence_interval` per track), unless
+//! it moves over the ground faster than its size allows (a bird in flight:
+//! its "foot" projects far beyond it, so it seems to race). Boxes
 //! of tracked blobs are frozen in the background, so a person who stops is
 //! not learned away while detected. Pure: no tokio, no I/O.
 
@@ -25,6 +27,9 @@ use crate::time::Timestamp;
 use crate::wall::{LatLon, Wall};
 use geometry::{CameraModel, GroundHit, Mount};
 
+/// The shortest track history over which a ground speed is judged.
+pub const MIN_SPEED_SPAN: Duration = Duration::from_millis(150);
+
 /// Centikelvin per kelvin, and 0 °C in centikelvin.
 const CK_PER_K: f64 = 100.0;
 const ZERO_C_CK: f64 = 27_315.0;
@@ -40,6 +45,9 @@ pub struct CameraSettings {
     pub max_extent_m: f64,
     pub max_wall_offset_m: f64,
     pub evidence_interval: Duration,
+    pub max_speed_m_s: f64,
+    pub max_vehicle_speed_m_s: f64,
+    pub vehicle_extent_m: f64,
 }
 
 impl CameraSettings {
@@ -80,6 +88,9 @@ impl CameraSettings {
             max_extent_m: cam.max_extent_m.unwrap_or(thermal.max_extent_m),
             max_wall_offset_m: thermal.max_wall_offset_m,
             evidence_interval: thermal.evidence_interval,
+            max_speed_m_s: thermal.max_speed_m_s,
+            max_vehicle_speed_m_s: thermal.max_vehicle_speed_m_s,
+            vehicle_extent_m: thermal.vehicle_extent_m,
         }
     }
 }
@@ -97,6 +108,8 @@ pub struct FrameStats {
     pub off_wall: u32,
     /// Kept for tracking.
     pub kept: u32,
+    /// Confirmed tracks held back: faster over the ground than their size allows.
+    pub too_fast: u32,
 }
 
 /// A blob that passed the filters, with where it is.
@@ -121,6 +134,8 @@ pub struct CameraPipeline {
     /// Per track id: the sighting last frame and when it last gave evidence.
     sightings: HashMap<u64, Sighting>,
     last_evidence: HashMap<u64, Timestamp>,
+    /// Per track id: where and when it was first seen on the ground.
+    first_seen: HashMap<u64, (LatLon, Timestamp)>,
     frozen: Vec<BBox>,
 }
 
@@ -137,6 +152,7 @@ impl CameraPipeline {
             tracker,
             sightings: HashMap::new(),
             last_evidence: HashMap::new(),
+            first_seen: HashMap::new(),
             frozen: Vec::new(),
         }
     }
@@ -189,10 +205,12 @@ impl CameraPipeline {
         let live: std::collections::HashSet<u64> = tracks.iter().map(|t| t.id).collect();
         self.sightings.retain(|id, _| live.contains(id));
         self.last_evidence.retain(|id, _| live.contains(id));
+        self.first_seen.retain(|id, _| live.contains(id));
         for t in &tracks {
             if t.seen_now {
                 if let Some(s) = kept.iter().find(|s| s.blob == t.blob) {
                     self.sightings.insert(t.id, *s);
+                    self.first_seen.entry(t.id).or_insert((s.hit.position, now));
                 }
             }
             if !self.tracker.is_confirmed(t) {
@@ -204,11 +222,36 @@ impl CameraPipeline {
                 .get(&t.id)
                 .is_none_or(|last| now.since(*last) >= self.settings.evidence_interval);
             if let (true, true, Some(s)) = (t.seen_now, due, self.sightings.get(&t.id)) {
+                match self.ground_speed(t.id, s, now) {
+                    // Too early to tell how fast it moves: wait a frame.
+                    None => continue,
+                    Some(speed) if speed > self.speed_limit(s) => {
+                        stats.too_fast += 1;
+                        continue;
+                    }
+                    Some(_) => {}
+                }
                 self.last_evidence.insert(t.id, now);
                 evidence.push(self.evidence(s, t.hits(), captured, now));
             }
         }
         (evidence, stats)
+    }
+
+    /// Mean ground speed of a track since it was first seen (m/s); None
+    /// until at least [`MIN_SPEED_SPAN`] has passed.
+    fn ground_speed(&self, track: u64, s: &Sighting, now: Timestamp) -> Option<f64> {
+        let (first, since) = self.first_seen.get(&track)?;
+        let span = now.since(*since);
+        (span >= MIN_SPEED_SPAN).then(|| first.distance_m(s.hit.position) / span.as_secs_f64())
+    }
+
+    fn speed_limit(&self, s: &Sighting) -> f64 {
+        if s.width_m.max(s.height_m) >= self.settings.vehicle_extent_m {
+            self.settings.max_vehicle_speed_m_s
+        } else {
+            self.settings.max_speed_m_s
+        }
     }
 
     fn evidence(

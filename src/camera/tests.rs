@@ -222,3 +222,42 @@ fn settings_resolve_units_and_overrides() {
         (32, 3)
     );
 }
+
+#[test]
+fn a_small_blob_racing_over_the_ground_is_held_back_and_a_vehicle_is_not() {
+    let (mut p, model, _) = pipeline();
+    let ground = Array2::from_elem((H, W), GROUND);
+    p.process(ground.view(), None, t(0));
+    // Person-sized, 3 m further along the wall every frame (27 m/s at 9 Hz).
+    let mut too_fast = 0;
+    for i in 1..=8u32 {
+        let mut f = ground.clone();
+        paint(
+            &mut f,
+            &model,
+            at_wall(0.0497 + f64::from(i) * 3.0 / 111_195.0, 0.0),
+            0.6,
+            1.6,
+            GROUND + 800,
+        );
+        let (ev, stats) = p.process(f.view(), None, t(i));
+        assert!(ev.is_empty(), "frame {i}");
+        too_fast += stats.too_fast;
+    }
+    assert!(
+        too_fast > 0,
+        "held back by the speed limit, not by anything else"
+    );
+
+    // A lorry (4.5 m) at 20 m/s: within the vehicle limit.
+    let (mut p, model, _) = pipeline();
+    p.process(ground.view(), None, t(0));
+    let mut evidence = 0;
+    for i in 1..=8u32 {
+        let mut f = ground.clone();
+        let along = 0.0496 + f64::from(i) * 20.0 / 9.0 / 111_195.0;
+        paint(&mut f, &model, at_wall(along, 0.0), 4.5, 2.0, GROUND + 1500);
+        evidence += p.process(f.view(), None, t(i)).0.len();
+    }
+    assert!(evidence > 0);
+}

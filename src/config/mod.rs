@@ -313,6 +313,18 @@ pub struct ThermalConfig {
     /// A tracked blob gives evidence at most this often. Default `"1s"`.
     #[serde(default = "default_evidence_interval", with = "duration")]
     pub evidence_interval: Duration,
+    /// A tracked blob smaller than `vehicle_extent_m` that moves faster than
+    /// this over the ground (m/s) is not evidence: a bird in flight projects
+    /// its "foot" far beyond where it is and seems to race. Default 8.0.
+    #[serde(default = "default_max_speed")]
+    pub max_speed_m_s: f64,
+    /// The same limit for blobs at least `vehicle_extent_m` long. Default 40.0.
+    #[serde(default = "default_max_vehicle_speed")]
+    pub max_vehicle_speed_m_s: f64,
+    /// Blobs whose larger side is at least this (metres) count as vehicles
+    /// for the speed limit. Default 3.0.
+    #[serde(default = "default_vehicle_extent")]
+    pub vehicle_extent_m: f64,
     /// Blobs whose ground point is farther than this from the wall
     /// (metres) are ignored. Default 300.
     #[serde(default = "default_max_wall_offset")]
@@ -372,6 +384,9 @@ impl Default for ThermalConfig {
             n: default_n(),
             track_radius_px: default_track_radius(),
             evidence_interval: default_evidence_interval(),
+            max_speed_m_s: default_max_speed(),
+            max_vehicle_speed_m_s: default_max_vehicle_speed(),
+            vehicle_extent_m: default_vehicle_extent(),
             max_wall_offset_m: default_max_wall_offset(),
             max_frame_pixels: default_max_frame_pixels(),
         }
@@ -395,6 +410,15 @@ fn default_track_radius() -> f64 {
 }
 fn default_evidence_interval() -> Duration {
     Duration::from_secs(1)
+}
+fn default_max_speed() -> f64 {
+    8.0
+}
+fn default_max_vehicle_speed() -> f64 {
+    40.0
+}
+fn default_vehicle_extent() -> f64 {
+    3.0
 }
 fn default_max_wall_offset() -> f64 {
     300.0
@@ -702,6 +726,14 @@ mod tests {
                 ct.max_frame_pixels
             ),
             (t.evidence_interval, t.max_wall_offset_m, t.max_frame_pixels)
+        );
+        assert_eq!(
+            (
+                ct.max_speed_m_s,
+                ct.max_vehicle_speed_m_s,
+                ct.vehicle_extent_m
+            ),
+            (t.max_speed_m_s, t.max_vehicle_speed_m_s, t.vehicle_extent_m)
         );
     }
 

@@ -291,6 +291,13 @@ fn check_cameras(config: &Config, p: &mut Problems) {
         &at(&base, &[key("max_wall_offset_m")]),
         Some(t.max_wall_offset_m),
     );
+    for (name, v) in [
+        ("max_speed_m_s", t.max_speed_m_s),
+        ("max_vehicle_speed_m_s", t.max_vehicle_speed_m_s),
+        ("vehicle_extent_m", t.vehicle_extent_m),
+    ] {
+        check_positive(p, &at(&base, &[key(name)]), Some(v));
+    }
     check_window(p, &base, Some(t.k), Some(t.n));
     if t.background_frames == 0 {
         p.add(

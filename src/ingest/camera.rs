@@ -99,6 +99,7 @@ pub fn spawn_worker(
             shared.counters.add("frames.blobs_wrong_size", u64::from(stats.wrong_size));
             shared.counters.add("frames.blobs_off_wall", u64::from(stats.off_wall));
             shared.counters.add("frames.blobs_above_horizon", u64::from(stats.above_horizon));
+            shared.counters.add("frames.tracks_too_fast", u64::from(stats.too_fast));
             for evidence in evidence {
                 debug!(camera = %id, chainage_m = evidence.chainage_m, detail = %evidence.detail, "thermal evidence");
                 let inbound = Inbound::Evidence {

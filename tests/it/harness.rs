@@ -288,6 +288,14 @@ impl Watcher {
         }
     }
 
+    /// Collects whatever arrives within `within`, without expecting anything.
+    pub async fn drain(&mut self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while let Ok(Some(r)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
+            self.seen.push(r);
+        }
+    }
+
     /// Waits for an alert message whose JSON satisfies `pred`.
     pub async fn alert(
         &mut self,
