@@ -31,9 +31,14 @@ use std::time::{Duration, Instant};
 use ndarray::Array2;
 use rampart::kernel::{background::Background, threshold, Blob, Kernel, KernelParams, Labeller};
 
-const W: usize = 640;
-const H: usize = 512;
-const BASE: u16 = 29_300;
+#[path = "common/scene.rs"]
+mod scene;
+use scene::{floor, H, W};
+
+/// The frames of `benches/kernel.rs`, plus dead pixels to check that rule too.
+fn scene(fraction: f64, salt: bool, seed: u64) -> (Array2<u16>, Array2<u16>) {
+    scene::scene(fraction, salt, seed, DEAD_PER_FRAME)
+}
 const DELTA_T: u16 = 300;
 /// As in `benches/kernel.rs`: the background adapts so slowly that
 /// repeating a frame thousands of times does not teach it the blobs (checked
@@ -62,73 +67,6 @@ const CASES: [(&str, f64, bool); 5] = [
 const LOOP_TIME: Duration = Duration::from_millis(400);
 const MIN_SAMPLES: usize = 200;
 const MAX_SAMPLES: usize = 20_000;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// The scene of `benches/kernel.rs`: a gradient background, a frame with 5
-/// counts of noise and `fraction` of its pixels in warm (+800) or cold
-/// (−500) rectangles, or salt noise (+800); then `DEAD_PER_FRAME` dead pixels.
-fn scene(fraction: f64, salt: bool, seed: u64) -> (Array2<u16>, Array2<u16>) {
-    let mut rng = Rng(seed | 1);
-    let bg = Array2::from_shape_fn((H, W), |(y, x)| BASE + (y / 8) as u16 + (x / 16) as u16);
-    let mut frame = bg.mapv(|v| v + (rng.next() % 11) as u16 - 5);
-    let target = (fraction * (W * H) as f64) as usize;
-    let mut painted = 0;
-    if salt {
-        while painted < target {
-            let i = (rng.next() as usize) % (W * H);
-            frame.as_slice_mut().expect("standard layout")[i] += 800;
-            painted += 1;
-        }
-    } else {
-        while painted < target {
-            let (bw, bh) = (
-                4 + (rng.next() % 12) as usize,
-                6 + (rng.next() % 20) as usize,
-            );
-            let (x0, y0) = (
-                (rng.next() as usize) % (W - bw),
-                (rng.next() as usize) % (H - bh),
-            );
-            let delta: i32 = if rng.next().is_multiple_of(3) {
-                -500
-            } else {
-                800
-            };
-            for y in y0..y0 + bh {
-                for x in x0..x0 + bw {
-                    frame[(y, x)] = (i32::from(bg[(y, x)]) + delta) as u16;
-                }
-            }
-            painted += bw * bh;
-        }
-    }
-    for _ in 0..DEAD_PER_FRAME {
-        let i = (rng.next() as usize) % (W * H);
-        frame.as_slice_mut().expect("standard layout")[i] = 0;
-    }
-    (bg, frame)
-}
-
-/// One read pass over the frame (the floor of `benches/kernel.rs`).
-fn floor(px: &[u16]) -> u32 {
-    let mut lanes = [0u32; 16];
-    for chunk in px.chunks_exact(16) {
-        for (l, &v) in lanes.iter_mut().zip(chunk) {
-            *l = l.wrapping_add(u32::from(v));
-        }
-    }
-    lanes.iter().fold(0, |a, &l| a.wrapping_add(l))
-}
 
 fn gen(dir: &Path) -> std::io::Result<()> {
     let mut frames: Vec<(String, Array2<u16>)> = Vec::new();

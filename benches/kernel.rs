@@ -12,60 +12,9 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ndarray::Array2;
 use rampart::kernel::{background::Background, threshold, Kernel, KernelParams, Labeller};
 
-const W: usize = 640;
-const H: usize = 512;
-const BASE: u16 = 29_300;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-/// A background-like scene (gradient + 5 counts of noise) and a frame with
-/// `fraction` of its pixels in warm or cold rectangles, or salt noise.
-fn scene(fraction: f64, salt: bool, seed: u64) -> (Array2<u16>, Array2<u16>) {
-    let mut rng = Rng(seed | 1);
-    let bg = Array2::from_shape_fn((H, W), |(y, x)| BASE + (y / 8) as u16 + (x / 16) as u16);
-    let mut frame = bg.mapv(|v| v + (rng.next() % 11) as u16 - 5);
-    let target = (fraction * (W * H) as f64) as usize;
-    let mut painted = 0;
-    if salt {
-        while painted < target {
-            let i = (rng.next() as usize) % (W * H);
-            frame.as_slice_mut().unwrap()[i] += 800;
-            painted += 1;
-        }
-    } else {
-        while painted < target {
-            let (bw, bh) = (
-                4 + (rng.next() % 12) as usize,
-                6 + (rng.next() % 20) as usize,
-            );
-            let (x0, y0) = (
-                (rng.next() as usize) % (W - bw),
-                (rng.next() as usize) % (H - bh),
-            );
-            let delta: i32 = if rng.next().is_multiple_of(3) {
-                -500
-            } else {
-                800
-            };
-            for y in y0..y0 + bh {
-                for x in x0..x0 + bw {
-                    frame[(y, x)] = (i32::from(bg[(y, x)]) + delta) as u16;
-                }
-            }
-            painted += bw * bh;
-        }
-    }
-    (bg, frame)
-}
+#[path = "common/scene.rs"]
+mod scene;
+use scene::{floor, scene, H, W};
 
 /// The default kernel, except that the background adapts so slowly that
 /// running the same frame thousands of times does not teach it the blobs:
@@ -87,20 +36,8 @@ fn check_unchanged(name: &str, before: usize, k: &mut Kernel, f: &Array2<u16>) {
     );
 }
 
-/// One read pass over the frame: a sum in 16 lanes, which the compiler
-/// vectorises, so the pass is bound by memory, not arithmetic.
-pub fn floor(px: &[u16]) -> u32 {
-    let mut lanes = [0u32; 16];
-    for chunk in px.chunks_exact(16) {
-        for (l, &v) in lanes.iter_mut().zip(chunk) {
-            *l = l.wrapping_add(u32::from(v));
-        }
-    }
-    lanes.iter().fold(0, |a, &l| a.wrapping_add(l))
-}
-
 fn stages(c: &mut Criterion) {
-    let (bg, frame) = scene(0.01, false, 7);
+    let (bg, frame) = scene(0.01, false, 7, 0);
     let (px, bgv) = (frame.as_slice().unwrap(), bg.as_slice().unwrap());
     let wpr = W.div_ceil(64);
     let mut mask = vec![0u64; wpr * H];
@@ -136,7 +73,7 @@ fn whole(c: &mut Criterion) {
         ("25%", 0.25, false),
         ("salt 5%", 0.05, true),
     ] {
-        let (bg, frame) = scene(fraction, salt, 11);
+        let (bg, frame) = scene(fraction, salt, 11, 0);
         let mut k = Kernel::new(W, H, params());
         k.process(bg.view(), &[]);
         let before = k.process(frame.view(), &[]).len();
@@ -146,8 +83,8 @@ fn whole(c: &mut Criterion) {
         check_unchanged(name, before, &mut k, &frame);
     }
     // Cold: 48 distinct frames (31 MiB with their backgrounds' traffic) in turn.
-    let frames: Vec<Array2<u16>> = (0..48).map(|i| scene(0.01, false, 100 + i).1).collect();
-    let (bg, _) = scene(0.01, false, 1);
+    let frames: Vec<Array2<u16>> = (0..48).map(|i| scene(0.01, false, 100 + i, 0).1).collect();
+    let (bg, _) = scene(0.01, false, 1, 0);
     let mut ks: Vec<Kernel> = (0..8).map(|_| Kernel::new(W, H, params())).collect();
     for k in &mut ks {
         k.process(bg.view(), &[]);

@@ -618,11 +618,15 @@ mod tests {
 
     #[test]
     fn an_old_scenario_gets_the_camera_defaults() {
-        let text = include_str!("../../config/scenario-demo.toml");
+        // A scenario written before cameras existed.
+        let text = "seed = 42\nduration = \"60s\"\nserial = [\"fence-c01\"]\n\n\
+                    [[events]]\nat = \"3s\"\nkind = \"intrusion\"\nchainage_m = 12310.0\n\n\
+                    [[events]]\nat = \"18s\"\nkind = \"tamper\"\ndevice = \"fence-c02\"\ntamper = \"CUT\"\n";
         let devices = ["fence-c01", "fence-c02", "trench-t01", "trench-t02"]
             .map(String::from)
             .into();
-        let s = Scenario::parse("demo", text, &devices).expect("the demo scenario parses");
+        let s = Scenario::parse("old", text, &devices).expect("an old scenario parses");
+        assert_eq!(s.events.len(), 2);
         assert_eq!(s.camera_rate_hz, 9.0);
         assert_eq!((s.camera_width, s.camera_height), (640, 512));
         assert_eq!(s.camera_format, CameraFormat::Rtf1);
@@ -632,6 +636,16 @@ mod tests {
             (20.0, 0.5, false)
         );
         assert!(s.objects.is_empty());
+    }
+
+    #[test]
+    fn the_demo_scenario_parses_with_its_camera_objects() {
+        let text = include_str!("../../config/scenario-demo.toml");
+        let devices = ["fence-c01", "fence-c02", "trench-t01", "trench-t02"]
+            .map(String::from)
+            .into();
+        let s = Scenario::parse("demo", text, &devices).expect("the demo scenario parses");
+        assert_eq!(s.objects.len(), 3);
     }
 
     #[test]
