@@ -86,6 +86,7 @@ pub async fn run(
         fence = config.fence.len(),
         trench = config.trench.len(),
         serial_ports = config.serial.len(),
+        cameras = config.camera.len(),
         broker = %link.addr,
         journal = %journal_path.display(),
         "rampart starting"

@@ -89,31 +89,21 @@ impl AlertSink {
     }
 }
 
+/// One line per alert message: fields first, then the headline. A newly
+/// raised intrusion or tamper is a WARN (someone must look); the rest INFO.
 fn log_alert(msg: &crate::alert::AlertMessage) {
-    let line = msg.headline();
-    let fields = (
+    let (segment, kind, rev, chainage_m) = (
         msg.segment_id.as_str(),
         msg.kind.as_str(),
         msg.rev,
         msg.chainage_m,
     );
+    let line = msg.headline();
     let urgent = matches!(msg.kind, AlertKind::Tamper | AlertKind::Intrusion)
         && msg.state == AlertState::Raised;
     if urgent {
-        warn!(
-            segment = fields.0,
-            kind = fields.1,
-            rev = fields.2,
-            chainage_m = fields.3,
-            "ALERT {line}"
-        );
+        warn!(segment, kind, rev, chainage_m, "ALERT {line}");
     } else {
-        info!(
-            segment = fields.0,
-            kind = fields.1,
-            rev = fields.2,
-            chainage_m = fields.3,
-            "alert {line}"
-        );
+        info!(segment, kind, rev, chainage_m, "alert {line}");
     }
 }
