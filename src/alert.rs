@@ -73,6 +73,12 @@ pub struct AlertMessage {
     pub summary: String,
     /// Extension: the daemon instance that raised it.
     pub instance: String,
+    /// The operator who acknowledged the incident, once one has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked_by: Option<String>,
+    /// When the acknowledgement arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acked_at: Option<Timestamp>,
 }
 
 impl AlertMessage {

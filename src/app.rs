@@ -218,6 +218,18 @@ async fn run_engine(
                     }
                 },
                 Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
+                Some(Inbound::Ack { ack, received }) => match engine.on_ack(&ack.id, &ack.by, received) {
+                    Some(outs) => {
+                        shared.counters.incr("acks.accepted");
+                        info!(id = %ack.id, by = %ack.by, "incident acknowledged");
+                        outs
+                    }
+                    None => {
+                        let why = format!("no open incident `{}` (acknowledged by `{}`)", ack.id, ack.by);
+                        shared.reject("mqtt:ack", "ack_unknown_incident", &why, b"");
+                        continue;
+                    }
+                },
                 None => break,
             },
             _ = tick.tick() => {

@@ -52,6 +52,11 @@ impl Engine {
         self.book.on_finding(Finding::Intrusion(evidence), now)
     }
 
+    /// An operator's acknowledgement; `None` if no open incident has `id`.
+    pub fn on_ack(&mut self, id: &str, by: &str, now: Timestamp) -> Option<Vec<Output>> {
+        self.book.on_ack(id, by, now)
+    }
+
     /// Deadlines, due updates and clears at `now`.
     pub fn on_tick(&mut self, now: Timestamp) -> Vec<Output> {
         let mut out: Vec<Output> = self

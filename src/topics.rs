@@ -91,6 +91,11 @@ impl Topics {
         topic.strip_prefix(&self.prefix)?.strip_prefix("sensor/")
     }
 
+    /// Where operators publish acknowledgements.
+    pub fn ack(&self) -> String {
+        format!("{}ack", self.prefix)
+    }
+
     /// The subscription filter for thermal frames.
     pub fn camera_filter(&self) -> String {
         format!("{}camera/+/frame", self.prefix)

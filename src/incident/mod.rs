@@ -8,6 +8,11 @@
 //!   after `quiet_period` without evidence.
 //! - Tamper is per device, `critical`, never suppressed or rate-limited when
 //!   its kind changes, and clears only on the controller's `CLEAR`.
+//! - An operator's acknowledgement is carried in the incident's next message
+//!   (`acked_by`, `acked_at`, published at once); an acknowledged incident is
+//!   not updated again until new evidence raises its priority, which drops
+//!   the acknowledgement and asks for attention again. Clears are always
+//!   published.
 //! - `sensor_offline` and `sensor_fault` are per device and clear when the
 //!   device speaks again or reports `OK`; the segments the device covers are
 //!   `degraded` meanwhile.
@@ -71,6 +76,8 @@ struct Incident {
     /// Evidence arrived that has not been published yet.
     pending: bool,
     summary: String,
+    /// Who acknowledged it and when; cleared again if its priority rises.
+    acked: Option<(String, Timestamp)>,
 }
 
 /// Every open incident, and the state of every segment.
@@ -186,6 +193,24 @@ impl IncidentBook {
         out
     }
 
+    /// An operator's acknowledgement of incident `id`. The incident's next
+    /// message, published at once, carries `acked_by` and `acked_at`; until
+    /// its priority rises it is not updated again (a clear is still
+    /// published). Returns `None` when no open incident has this id.
+    pub fn on_ack(&mut self, id: &str, by: &str, now: Timestamp) -> Option<Vec<Output>> {
+        let inc = self.open.values_mut().find(|inc| inc.id == id)?;
+        if inc.acked.is_none() {
+            inc.acked = Some((by.to_owned(), now));
+        }
+        Some(vec![Output::Alert(publish(
+            inc,
+            AlertState::Updated,
+            now,
+            &self.wall,
+            &self.instance,
+        ))])
+    }
+
     /// Publishes due updates and clears quiet intrusions.
     pub fn on_tick(&mut self, now: Timestamp) -> Vec<Output> {
         let mut out = Vec::new();
@@ -239,8 +264,16 @@ impl IncidentBook {
             let before = inc.priority;
             assess(inc);
             // Tamper of a new kind is news; a repeated heartbeat fault is not.
-            let news =
-                new_sensor || inc.priority > before || (kind == AlertKind::Tamper && new_detail);
+            let raised_priority = inc.priority > before;
+            let news = new_sensor || raised_priority || (kind == AlertKind::Tamper && new_detail);
+            if inc.acked.is_some() {
+                // Acknowledged: quiet until the priority rises, which asks
+                // for attention again (and a new acknowledgement).
+                if !raised_priority {
+                    return;
+                }
+                inc.acked = None;
+            }
             if news {
                 out.push(Output::Alert(publish(
                     inc,
@@ -273,6 +306,7 @@ impl IncidentBook {
             confidence: 0.0,
             pending: false,
             summary: String::new(),
+            acked: None,
         };
         push_trail(&mut inc, ev);
         assess(&mut inc);
@@ -430,6 +464,8 @@ fn publish(
         evidence_total: inc.evidence_total,
         summary: inc.summary.clone(),
         instance: instance.to_owned(),
+        acked_by: inc.acked.as_ref().map(|(by, _)| by.clone()),
+        acked_at: inc.acked.as_ref().map(|(_, at)| *at),
     }
 }
 

@@ -301,3 +301,75 @@ fn initial_states_cover_every_covered_segment() {
     );
     let _ = Arc::clone(&b.wall);
 }
+
+#[test]
+fn an_acknowledged_incident_is_quiet_until_its_priority_rises() {
+    let mut b = book();
+    let id = alerts(&b.on_finding(
+        Finding::Intrusion(ev("fence-a/zone1", EvidenceKind::Fence, 4900.0, 0.0)),
+        at(0.0),
+    ))[0]
+        .id
+        .clone();
+    assert!(b.on_ack("no-such-incident", "op", at(0.5)).is_none());
+    let out = b.on_ack(&id, "op-7", at(1.0)).expect("open incident");
+    let a = alerts(&out)[0];
+    assert_eq!(
+        (a.rev, a.state, a.acked_by.as_deref(), a.acked_at),
+        (2, AlertState::Updated, Some("op-7"), Some(at(1.0)))
+    );
+    let json = serde_json::to_value(a).unwrap();
+    assert_eq!(json["acked_by"], "op-7");
+    assert_eq!(json["acked_at"], "2026-02-02T02:40:01.000Z");
+    // More of the same, even a new sensor of the same kind: no re-notification.
+    assert!(alerts(&b.on_finding(
+        Finding::Intrusion(ev("fence-a/zone1", EvidenceKind::Fence, 4900.0, 2.0)),
+        at(2.0)
+    ))
+    .is_empty());
+    assert!(alerts(&b.on_finding(
+        Finding::Intrusion(ev("fence-a/zone2", EvidenceKind::Fence, 4950.0, 3.0)),
+        at(3.0)
+    ))
+    .is_empty());
+    assert!(
+        alerts(&b.on_tick(at(10.0))).is_empty(),
+        "no pending update either"
+    );
+    // A second kind of sensor raises the priority: published, ack dropped.
+    let out = b.on_finding(
+        Finding::Intrusion(ev("trench-a/geo0", EvidenceKind::Ground, 4900.0, 11.0)),
+        at(11.0),
+    );
+    let a = alerts(&out)[0];
+    assert_eq!(
+        (a.rev, a.priority, a.acked_by.clone()),
+        (3, Priority::High, None)
+    );
+    // Acknowledged again, then the clear is still published, carrying the ack.
+    b.on_ack(&id, "op-8", at(12.0)).unwrap();
+    let out = b.on_tick(at(80.0));
+    let a = alerts(&out)[0];
+    assert_eq!(
+        (a.state, a.acked_by.as_deref()),
+        (AlertState::Cleared, Some("op-8"))
+    );
+    assert!(
+        b.on_ack(&id, "op-9", at(81.0)).is_none(),
+        "cleared incidents cannot be acknowledged"
+    );
+}
+
+#[test]
+fn messages_of_unacknowledged_incidents_carry_no_ack_fields() {
+    let mut b = book();
+    let out = b.on_finding(
+        Finding::Intrusion(ev("fence-a/zone1", EvidenceKind::Fence, 4900.0, 0.0)),
+        at(0.0),
+    );
+    let json = serde_json::to_value(alerts(&out)[0]).unwrap();
+    assert!(
+        json.get("acked_by").is_none() && json.get("acked_at").is_none(),
+        "{json}"
+    );
+}

@@ -33,6 +33,43 @@ pub enum Inbound {
         evidence: Evidence,
         source: Arc<str>,
     },
+    /// An operator acknowledged an incident.
+    Ack { ack: Ack, received: Timestamp },
+}
+
+/// An acknowledgement as operators publish it: `{"id": "...", "by": "..."}`
+/// (further fields are ignored).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Ack {
+    pub id: String,
+    pub by: String,
+}
+
+/// The largest acknowledgement message read.
+pub const MAX_ACK_BYTES: usize = 4096;
+
+impl Ack {
+    /// Parses and checks an acknowledgement payload.
+    pub fn parse(payload: &[u8]) -> Result<Ack, String> {
+        if payload.len() > MAX_ACK_BYTES {
+            return Err(format!(
+                "{} bytes, more than {MAX_ACK_BYTES}",
+                payload.len()
+            ));
+        }
+        let ack: Ack = serde_json::from_slice(payload)
+            .map_err(|e| format!("not {{\"id\", \"by\"}} JSON: {e}"))?;
+        let printable = |s: &str, max: usize| {
+            (1..=max).contains(&s.chars().count()) && !s.chars().any(char::is_control)
+        };
+        if !printable(&ack.id, 128) {
+            return Err("`id` must be 1 to 128 printable characters".into());
+        }
+        if !printable(&ack.by, 64) {
+            return Err("`by` must be 1 to 64 printable characters".into());
+        }
+        Ok(ack)
+    }
 }
 
 /// Turns one source's bytes into sentences for the engine.
@@ -101,6 +138,12 @@ impl LineHandler {
         true
     }
 
+    /// Sends something else to the engine on this source's channel;
+    /// false when the engine is gone.
+    pub async fn send(&self, inbound: Inbound) -> bool {
+        self.tx.send(inbound).await.is_ok()
+    }
+
     /// Drops a partial line (after a read error).
     pub fn reset(&mut self) {
         self.framer.reset();
@@ -164,5 +207,39 @@ impl Checker<'_> {
             return None;
         }
         Some(sentence)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ack;
+
+    #[test]
+    fn acknowledgements_are_parsed_and_checked() {
+        let ack = Ack::parse(br#"{"id": "rampart-1a2-7c3e-1", "by": "op 7", "console": "north"}"#)
+            .unwrap();
+        assert_eq!(
+            (ack.id.as_str(), ack.by.as_str()),
+            ("rampart-1a2-7c3e-1", "op 7")
+        );
+        for bad in [
+            &br#"{"id": "x"}"#[..],
+            br#"{"id": "", "by": "op"}"#,
+            br#"{"id": "x", "by": "op\u0007"}"#,
+            br#"{"id": 7, "by": "op"}"#,
+            b"ack x",
+            b"",
+        ] {
+            assert!(Ack::parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let long_by = format!(r#"{{"id": "x", "by": "{}"}}"#, "o".repeat(65));
+        assert!(Ack::parse(long_by.as_bytes()).is_err());
+        let huge = format!(
+            r#"{{"id": "x", "by": "op", "pad": "{}"}}"#,
+            " ".repeat(5000)
+        );
+        assert!(Ack::parse(huge.as_bytes())
+            .unwrap_err()
+            .contains("more than 4096"));
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use super::camera::{note_replaced, CameraSlot};
-use super::{Binding, Inbound, LineHandler};
+use super::{Ack, Binding, Inbound, LineHandler};
 use crate::mqtt::{self, Backoff};
 use crate::runtime::Shared;
 use crate::sentence::is_valid_id;
@@ -55,6 +55,7 @@ impl MqttSource {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let filter = self.topics.sensor_filter();
         let frames = self.topics.camera_filter();
+        let acks = self.topics.ack();
         loop {
             let event = tokio::select! {
                 e = self.eventloop.poll() => e,
@@ -67,6 +68,9 @@ impl MqttSource {
                     if let Err(e) = self.client.try_subscribe(&filter, QoS::AtLeastOnce) {
                         warn!(error = %e, "mqtt subscribe request failed");
                     }
+                    if let Err(e) = self.client.try_subscribe(&acks, QoS::AtLeastOnce) {
+                        warn!(error = %e, "mqtt subscribe request failed");
+                    }
                     if !self.cameras.is_empty() {
                         if let Err(e) = self.client.try_subscribe(&frames, QoS::AtLeastOnce) {
                             warn!(error = %e, "mqtt subscribe request failed");
@@ -77,9 +81,15 @@ impl MqttSource {
                     info!(filter = %filter, result = ?ack.return_codes, "mqtt source subscribed");
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    if let Some(camera) = self.topics.camera_of(&p.topic) {
+                    let go_on = if let Some(camera) = self.topics.camera_of(&p.topic) {
                         self.on_frame(camera, p.payload.clone());
-                    } else if !self.on_publish(&p.topic, &p.payload).await {
+                        true
+                    } else if p.topic == acks {
+                        self.on_ack(&p.payload).await
+                    } else {
+                        self.on_publish(&p.topic, &p.payload).await
+                    };
+                    if !go_on {
                         break;
                     }
                 }
@@ -116,6 +126,25 @@ impl MqttSource {
                 ),
                 b"",
             ),
+        }
+    }
+
+    /// Hands a well-formed acknowledgement to the engine.
+    async fn on_ack(&mut self, payload: &[u8]) -> bool {
+        match Ack::parse(payload) {
+            Ok(ack) => {
+                let received = self.shared.clock.now();
+                self.handler.send(Inbound::Ack { ack, received }).await
+            }
+            Err(why) => {
+                self.shared.reject(
+                    "mqtt:ack",
+                    "bad_ack",
+                    &why,
+                    &payload[..payload.len().min(80)],
+                );
+                true
+            }
         }
     }
 

@@ -73,6 +73,35 @@ async fn end_to_end(port: u16, embedded: bool) {
     assert_eq!(alert["priority"], "medium");
     let first_id = alert["id"].as_str().unwrap().to_owned();
 
+    // An operator acknowledges it: the next message carries who and when,
+    // and further evidence of the same kind does not re-notify.
+    w.publish("rampart/v1/ack", b"{\"id\": \"not json").await;
+    w.publish(
+        "rampart/v1/ack",
+        format!(r#"{{"id": "{first_id}", "by": "op-7"}}"#).as_bytes(),
+    )
+    .await;
+    let acked = w
+        .alert(WAIT, "the acknowledged update", |v| {
+            v["id"] == first_id.as_str() && v["acked_by"] == "op-7"
+        })
+        .await;
+    assert_eq!(
+        (acked["rev"].as_u64(), acked["state"].as_str()),
+        (Some(2), Some("updated"))
+    );
+    assert!(acked["acked_at"].is_string());
+    pty.send(format!("{}{}", hit(3), hit(4)).as_bytes());
+    // Twice min_update_interval (1 s): an unacknowledged incident would have been updated.
+    w.drain(Duration::from_millis(2500)).await;
+    let later = w
+        .seen
+        .iter()
+        .map(|r| r.json())
+        .filter(|v| v["id"] == first_id.as_str() && v["rev"].as_u64() > Some(2))
+        .count();
+    assert_eq!(later, 0, "an acknowledged incident stays quiet");
+
     // Over MQTT: two sentences in one message, plus one naming another
     // device on trench-m1's topic (rejected, never attributed).
     let payload = format!(
@@ -155,6 +184,10 @@ async fn end_to_end(port: u16, embedded: bool) {
     assert!(
         log.contains("\"rejected.wrong_source\": 1"),
         "the foreign sentence on trench-m1's topic"
+    );
+    assert!(
+        log.contains("\"rejected.bad_ack\": 1") && log.contains("\"acks.accepted\": 1"),
+        "acknowledgements counted"
     );
 
     // Every alert published is in the journal, in order.
