@@ -48,6 +48,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let loaded = rampart::config::load(&args.config).map_err(|p| {
         let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
