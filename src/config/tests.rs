@@ -1,0 +1,151 @@
+//! Tests of config loading, defaults, precedence and validation.
+
+use super::*;
+
+fn wall_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match load_str("t.toml", text, &wall_dir()) {
+        Ok(_) => Vec::new(),
+        Err(p) => p.iter().map(ToString::to_string).collect(),
+    }
+}
+
+const WALL: &str = "wall = \"wall-iraq-syria-approx.geojson\"\n";
+
+#[test]
+fn the_printed_default_is_the_built_in_default() {
+    let (c, wall) =
+        load_str("default.toml", DEFAULT_TOML, &wall_dir()).expect("default config loads");
+    let d = DetectionConfig::default();
+    assert_eq!(c.instance, "rampart");
+    assert_eq!(c.segment_length_m, 1000.0);
+    assert_eq!(c.detection.heartbeat_deadline, d.heartbeat_deadline);
+    assert_eq!(c.detection.quiet_period, d.quiet_period);
+    assert_eq!(c.detection.min_update_interval, d.min_update_interval);
+    assert_eq!(c.detection.fence, d.fence);
+    assert_eq!(c.detection.ground, d.ground);
+    let m = MqttConfig::default();
+    assert_eq!(
+        (c.mqtt.url, c.mqtt.root, c.mqtt.embedded_broker),
+        (m.url, m.root, m.embedded_broker)
+    );
+    assert_eq!(
+        (
+            c.mqtt.keep_alive,
+            c.mqtt.max_packet_bytes,
+            c.mqtt.reconnect_max
+        ),
+        (m.keep_alive, m.max_packet_bytes, m.reconnect_max)
+    );
+    assert_eq!(wall.segment_count(), 584);
+    let t = ThermalConfig::default();
+    let ct = &c.thermal;
+    assert_eq!(
+        (
+            ct.delta_t_k,
+            ct.gate_min_c,
+            ct.gate_max_c,
+            ct.background_frames
+        ),
+        (t.delta_t_k, t.gate_min_c, t.gate_max_c, t.background_frames)
+    );
+    assert_eq!(
+        (
+            ct.min_extent_m,
+            ct.max_extent_m,
+            ct.k,
+            ct.n,
+            ct.track_radius_px
+        ),
+        (t.min_extent_m, t.max_extent_m, t.k, t.n, t.track_radius_px)
+    );
+    assert_eq!(
+        (
+            ct.evidence_interval,
+            ct.max_wall_offset_m,
+            ct.max_frame_pixels
+        ),
+        (t.evidence_interval, t.max_wall_offset_m, t.max_frame_pixels)
+    );
+    assert_eq!(
+        (
+            ct.max_speed_m_s,
+            ct.max_vehicle_speed_m_s,
+            ct.vehicle_extent_m
+        ),
+        (t.max_speed_m_s, t.max_vehicle_speed_m_s, t.vehicle_extent_m)
+    );
+}
+
+#[test]
+fn thresholds_take_zone_then_controller_then_detection() {
+    let text = format!(
+        "{WALL}[detection.fence]\nrms_mg = 300.0\nk = 2\nn = 4\n\
+         [[fence]]\nid = \"f\"\nrms_mg = 500.0\npeak_mg = 1800.0\n\
+         [[fence.zones]]\nzone = 1\nstart_m = 0.0\nend_m = 10.0\nrms_mg = 700.0\nn = 6\n\
+         [[fence.zones]]\nzone = 2\nstart_m = 10.0\nend_m = 20.0\n"
+    );
+    let (c, _) = load_str("t.toml", &text, &wall_dir()).unwrap();
+    let dev = &c.fence[0];
+    let zone1 = dev.thresholds(0, &c.detection.fence);
+    let zone2 = dev.thresholds(1, &c.detection.fence);
+    assert_eq!(
+        (zone1.rms_mg, zone1.peak_mg, zone1.k, zone1.n),
+        (700.0, 1800.0, 2, 6)
+    );
+    assert_eq!(
+        (zone2.rms_mg, zone2.peak_mg, zone2.k, zone2.n),
+        (500.0, 1800.0, 2, 4)
+    );
+}
+
+#[test]
+fn a_repaired_value_is_not_reported_again_by_the_semantic_checks() {
+    let text = format!(
+        "{WALL}[[fence]]\nid = \"f\"\n[[fence.zones]]\nzone = 1\nstart_m = 5.0\nend_m = \"ten\"\n"
+    );
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("t.toml:7:9: fence[0].zones[0].end_m: invalid type"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn ids_ports_and_windows_are_checked() {
+    let text = format!(
+        "{WALL}instance = \"bad id\"\n\
+         [[serial]]\npath = \"/dev/a\"\ndevices = [\"nobody\"]\n\
+         [[serial]]\npath = \"/dev/a\"\n\
+         [[fence]]\nid = \"f\"\nk = 0\nn = 65\n[[fence.zones]]\nzone = 1\nstart_m = 0.0\nend_m = 1.0\n\
+         [[fence.zones]]\nzone = 1\nstart_m = 1.0\nend_m = 2.0\n\
+         [[trench]]\nid = \"f\"\n"
+    );
+    let p = problems(&text).join("\n");
+    for want in [
+        "instance: must be 1 to 32 characters",
+        "serial[0].devices[0]: `nobody` is not a configured",
+        "serial[1].path: port /dev/a is configured twice",
+        "fence[0].k: must be at least 1",
+        "fence[0].n: must be 1 to 64",
+        "fence[0].zones[1].zone: zone 1 appears twice",
+        "trench[0].id: device `f` is configured twice",
+        "trench[0]: trench controller `f` has no geophones or beams",
+    ] {
+        assert!(p.contains(want), "missing `{want}` in\n{p}");
+    }
+}
+
+#[test]
+fn a_missing_wall_file_names_the_file() {
+    let p = problems("wall = \"nowhere.geojson\"\n");
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].starts_with("t.toml:1:1: wall: ") && p[0].contains("nowhere.geojson"),
+        "{p:?}"
+    );
+}
