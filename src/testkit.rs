@@ -62,6 +62,28 @@ pub fn fixture() -> (Config, Arc<Wall>) {
     (config, Arc::new(wall))
 }
 
+/// A camera `south_m` south of the equator wall at lon 0.05°, on a 10 m
+/// mast, looking north at the wall (tilt 5°, 30° × 22.5° field of view).
+pub fn camera_south_of_wall(south_m: f64) -> crate::config::CameraConfig {
+    crate::config::CameraConfig {
+        id: "cam-1".into(),
+        lat: -south_m / 111_195.08,
+        lon: 0.05,
+        height_m: 10.0,
+        heading_deg: 0.0,
+        tilt_deg: 5.0,
+        hfov_deg: 30.0,
+        vfov_deg: 22.5,
+        delta_t_k: None,
+        gate_min_c: None,
+        gate_max_c: None,
+        min_extent_m: None,
+        max_extent_m: None,
+        k: None,
+        n: None,
+    }
+}
+
 /// The fixture's layout.
 pub fn layout() -> (Config, Arc<Wall>, Arc<Layout>) {
     let (config, wall) = fixture();

@@ -18,23 +18,7 @@ const H: usize = 240;
 
 /// A camera 111 m south of the wall at lon 0.05°, looking north at it.
 fn camera() -> CameraConfig {
-    CameraConfig {
-        id: "cam-1".into(),
-        lat: -0.001,
-        lon: 0.05,
-        height_m: 10.0,
-        heading_deg: 0.0,
-        tilt_deg: 5.0,
-        hfov_deg: 30.0,
-        vfov_deg: 22.5,
-        delta_t_k: None,
-        gate_min_c: None,
-        gate_max_c: None,
-        min_extent_m: None,
-        max_extent_m: None,
-        k: None,
-        n: None,
-    }
+    testkit::camera_south_of_wall(111.195)
 }
 
 fn pipeline() -> (CameraPipeline, CameraModel, Arc<crate::wall::Wall>) {

@@ -21,23 +21,7 @@ fn wall() -> Arc<Wall> {
 
 /// A camera 150 m south of the wall at lon 0.05°, looking north at it.
 fn camera() -> CameraConfig {
-    CameraConfig {
-        id: "cam-1".into(),
-        lat: -150.0 / M_PER_DEG,
-        lon: 0.05,
-        height_m: 10.0,
-        heading_deg: 0.0,
-        tilt_deg: 5.0,
-        hfov_deg: 30.0,
-        vfov_deg: 22.5,
-        delta_t_k: None,
-        gate_min_c: None,
-        gate_max_c: None,
-        min_extent_m: None,
-        max_extent_m: None,
-        k: None,
-        n: None,
-    }
+    crate::testkit::camera_south_of_wall(150.0)
 }
 
 fn mount() -> Mount {
