@@ -79,6 +79,10 @@ pub struct AlertMessage {
     /// When the acknowledgement arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acked_at: Option<Timestamp>,
+    /// Extension: on the message that moves an intrusion incident to another
+    /// segment (someone walking along the wall), the segment it left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
 }
 
 impl AlertMessage {
@@ -124,6 +128,10 @@ pub struct SegmentState {
     pub since: Timestamp,
     /// Extension: ids of the open incidents placed in this segment.
     pub incidents: Vec<String>,
-    /// Extension: devices covering this segment that are offline or faulty.
+    /// Extension: devices and cameras covering this segment whose
+    /// sensitivity is reduced (offline, faulty, wind, low contrast).
     pub degraded_by: Vec<String>,
+    /// Extension: why, one `source: reason` per cause (`fence-c01: wind`,
+    /// `cam-c01: low_contrast`, `trench-t02: offline`, `...: fault`).
+    pub reasons: Vec<String>,
 }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::evidence::Evidence;
-use crate::incident::{IncidentBook, Output, Timing};
+use crate::incident::fusion::Fusion;
+use crate::incident::{FusionStats, IncidentBook, Output, Timing};
 use crate::layout::Layout;
 use crate::rules::{Finding, Reject, Rules, SeqStats};
 use crate::sentence::Sentence;
@@ -29,7 +30,14 @@ impl Engine {
         };
         Self {
             rules: Rules::new(layout.clone(), started),
-            book: IncidentBook::new(wall, layout, timing, &config.instance, id_prefix),
+            book: IncidentBook::new(
+                wall,
+                layout,
+                timing,
+                Fusion::new(&config.detection.fusion),
+                &config.instance,
+                id_prefix,
+            ),
         }
     }
 
@@ -52,6 +60,11 @@ impl Engine {
         self.book.on_finding(Finding::Intrusion(evidence), now)
     }
 
+    /// A camera's scene lost its contrast (`low`) or got it back.
+    pub fn on_camera_contrast(&mut self, camera: &str, low: bool, now: Timestamp) -> Vec<Output> {
+        self.book.on_camera_contrast(camera, low, now)
+    }
+
     /// An operator's acknowledgement; `None` if no open incident has `id`.
     pub fn on_ack(&mut self, id: &str, by: &str, now: Timestamp) -> Option<Vec<Output>> {
         self.book.on_ack(id, by, now)
@@ -72,6 +85,11 @@ impl Engine {
     /// Sequence-number counters per device.
     pub fn seq_stats(&self) -> impl Iterator<Item = (&str, SeqStats)> {
         self.rules.seq_stats()
+    }
+
+    /// What fusion has done so far.
+    pub fn fusion_stats(&self) -> FusionStats {
+        self.book.fusion_stats()
     }
 
     /// Open incidents.

@@ -34,6 +34,11 @@ pub struct Evidence {
     pub threshold: f64,
     /// A short human description (`rms 850 mg over 400; 3 of last 5 readings over`).
     pub detail: String,
+    /// How far either side of `chainage_m` the stimulus may be, metres: half
+    /// a fence zone's length, a geophone's hearing radius, 0 for a beam or a
+    /// camera's ground point. Used to fuse evidence; not sent.
+    #[serde(skip)]
+    pub extent_m: f64,
     /// For thermal evidence: where the camera saw it (an extension).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub camera: Option<CameraObservation>,

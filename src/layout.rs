@@ -1,11 +1,13 @@
 //! The sensor layout: the config resolved into what the rules need per
 //! device — where each zone and channel is on the wall, its effective
-//! thresholds, its heartbeat deadline and the segments it covers.
+//! thresholds, its heartbeat deadline and the segments it covers — and the
+//! segments each camera watches.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::config::{Config, FenceThresholds};
+use crate::camera::geometry::{CameraModel, Mount};
+use crate::config::{Config, FenceThresholds, WindConfig};
 use crate::wall::{SegmentIndex, Wall};
 
 /// A fence zone placed on the wall.
@@ -54,10 +56,14 @@ pub struct DeviceSpec {
     pub heartbeat_deadline: Duration,
 }
 
-/// Every configured controller, by id.
+/// Every configured controller, by id, and what the cameras watch.
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
     devices: HashMap<String, DeviceSpec>,
+    /// Camera id → the segments its view of the wall touches.
+    cameras: HashMap<String, Vec<SegmentIndex>>,
+    /// Wind rejection on fence controllers.
+    pub wind: WindConfig,
 }
 
 impl Layout {
@@ -133,7 +139,32 @@ impl Layout {
                 },
             );
         }
-        Self { devices }
+        let cameras = config
+            .camera
+            .iter()
+            .map(|c| {
+                let mount = Mount {
+                    position: crate::wall::LatLon::new(c.lat, c.lon),
+                    height_m: c.height_m,
+                    heading_deg: c.heading_deg,
+                    tilt_deg: c.tilt_deg,
+                    hfov_deg: c.hfov_deg,
+                    vfov_deg: c.vfov_deg,
+                };
+                let segments = camera_segments(mount, wall, config.thermal.max_wall_offset_m);
+                (c.id.clone(), segments)
+            })
+            .collect();
+        Self {
+            devices,
+            cameras,
+            wind: config.detection.wind.clone(),
+        }
+    }
+
+    /// The segments camera `id` watches (empty for an unknown camera).
+    pub fn camera_segments(&self, id: &str) -> &[SegmentIndex] {
+        self.cameras.get(id).map(Vec::as_slice).unwrap_or_default()
     }
 
     /// The device with this id.
@@ -146,15 +177,43 @@ impl Layout {
         self.devices.values()
     }
 
-    /// Every segment some device covers, sorted.
+    /// Every segment some device or camera covers, sorted.
     pub fn covered_segments(&self) -> Vec<SegmentIndex> {
         let mut all: Vec<SegmentIndex> = self
             .devices
             .values()
             .flat_map(|d| d.segments.iter().copied())
+            .chain(self.cameras.values().flatten().copied())
             .collect();
         all.sort();
         all.dedup();
         all
     }
+}
+
+/// The segments whose wall a camera sees: the ground points of a grid of
+/// pixels over its image (resolution does not matter for this), kept where
+/// they lie within `max_offset_m` of the wall.
+fn camera_segments(mount: Mount, wall: &Wall, max_offset_m: f64) -> Vec<SegmentIndex> {
+    const GRID: u32 = 24;
+    let Ok(model) = CameraModel::new(mount, 640, 512) else {
+        return Vec::new();
+    };
+    let mut segments: Vec<SegmentIndex> = Vec::new();
+    for i in 0..=GRID {
+        for j in 0..=GRID {
+            let u = 639.0 * f64::from(i) / f64::from(GRID);
+            let v = 511.0 * f64::from(j) / f64::from(GRID);
+            let Some(hit) = model.ground_point(u, v) else {
+                continue;
+            };
+            let located = wall.locate(hit.position);
+            if located.offset_m <= max_offset_m {
+                segments.push(wall.segment_at(located.chainage_m));
+            }
+        }
+    }
+    segments.sort();
+    segments.dedup();
+    segments
 }

@@ -4,6 +4,12 @@
 //! - Fence zone: a reading is a hit when RMS or peak is at or above its
 //!   threshold; `k` hits among the last `n` readings of that zone make
 //!   intrusion evidence (again for every further reading while it holds).
+//! - Wind: each zone's RMS and peak are smoothed; when enough zones of one
+//!   controller are stirred together (see [`WindConfig`]) it is wind, and
+//!   until the zones have been calm for `hold` every zone's thresholds are
+//!   at least `factor` times the controller's median smoothed level. A zone
+//!   shaking well above its neighbours (someone climbing in a storm) still
+//!   makes evidence; the others do not.
 //! - Geophone: a PPV at or above threshold is intrusion evidence.
 //! - Break-beam: the change from intact to broken is intrusion evidence (a
 //!   beam that stays broken is reported once, not with every heartbeat).
@@ -15,8 +21,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::config::WindConfig;
 use crate::evidence::{Evidence, EvidenceKind};
-use crate::layout::{DeviceKind, DeviceSpec, Layout};
+use crate::layout::{DeviceKind, DeviceSpec, Layout, ZoneSpec};
 use crate::sentence::{Body, Health, Sentence, TamperKind};
 use crate::time::Timestamp;
 
@@ -41,7 +48,20 @@ pub enum Finding {
     Offline { device: String, evidence: Evidence },
     /// An offline device spoke again.
     Online { device: String, at: Timestamp },
+    /// Wind on a fence controller began (`on`) or ended; `detail` says how
+    /// far its thresholds were raised.
+    Wind {
+        device: String,
+        on: bool,
+        detail: String,
+        at: Timestamp,
+    },
 }
+
+/// Weight of the newest reading in a zone's smoothed level.
+const LEVEL_ALPHA: f64 = 0.3;
+/// How far either side of a geophone footsteps are placed, metres.
+pub const GEOPHONE_EXTENT_M: f64 = 25.0;
 
 /// Why a well-formed sentence could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -100,6 +120,35 @@ impl Window {
     }
 }
 
+/// A fence zone's smoothed RMS and peak (exponential moving averages,
+/// starting from the first reading) and its latest reading.
+#[derive(Debug, Clone, Copy, Default)]
+struct Level {
+    rms_mg: f64,
+    peak_mg: f64,
+    last_rms_mg: f64,
+    last_peak_mg: f64,
+}
+
+impl Level {
+    fn update(&mut self, rms_mg: f64, peak_mg: f64, first: bool) {
+        if first {
+            (self.rms_mg, self.peak_mg) = (rms_mg, peak_mg);
+        } else {
+            self.rms_mg += LEVEL_ALPHA * (rms_mg - self.rms_mg);
+            self.peak_mg += LEVEL_ALPHA * (peak_mg - self.peak_mg);
+        }
+        (self.last_rms_mg, self.last_peak_mg) = (rms_mg, peak_mg);
+    }
+}
+
+/// Wind on one fence controller.
+#[derive(Debug, Clone, Copy)]
+struct Wind {
+    /// When the zones last looked windy.
+    last_windy: Timestamp,
+}
+
 #[derive(Debug, Default)]
 struct DeviceState {
     last_heard: Option<Timestamp>,
@@ -108,6 +157,8 @@ struct DeviceState {
     offline: bool,
     fault: bool,
     windows: HashMap<u16, Window>,
+    levels: HashMap<u16, Level>,
+    wind: Option<Wind>,
     beams: HashMap<u16, bool>,
 }
 
@@ -163,7 +214,17 @@ impl Rules {
                 },
                 Shape::Zone(z),
             ) => {
-                let t = z.thresholds;
+                let DeviceKind::Fence { zones } = &spec.kind else {
+                    unreachable!("a zone shape comes from a fence controller")
+                };
+                let first = !state.levels.contains_key(zone);
+                let level = state.levels.entry(*zone).or_default();
+                level.update(*rms_mg, *peak_mg, first);
+                let wind = &self.layout.wind;
+                if let Some(change) = update_wind(state, zones, wind, &s.device, now) {
+                    out.push(change);
+                }
+                let (t, raised) = effective_thresholds(state, zones, z, wind);
                 let hit = *rms_mg >= t.rms_mg || *peak_mg >= t.peak_mg;
                 let hits = state.windows.entry(*zone).or_default().push(hit, t.n);
                 if hit && hits >= t.k {
@@ -172,16 +233,18 @@ impl Rules {
                     } else {
                         (*peak_mg, t.peak_mg, "peak")
                     };
+                    let windy = if raised { " (raised for wind)" } else { "" };
                     out.push(Finding::Intrusion(Evidence {
                         sensor: format!("{}/zone{zone}", s.device),
                         kind: EvidenceKind::Fence,
                         at: now,
                         chainage_m: z.middle_m(),
+                        extent_m: (z.end_m - z.start_m) / 2.0,
                         value,
-                        threshold,
+                        threshold: threshold.round(),
                         detail: format!(
-                            "{what} {value} mg over {threshold}; {hits} of last {} readings over",
-                            t.n
+                            "{what} {value} mg over {:.0}{windy}; {hits} of last {} readings over",
+                            threshold, t.n
                         ),
                         camera: None,
                     }));
@@ -193,6 +256,7 @@ impl Rules {
                     kind: EvidenceKind::Ground,
                     at: now,
                     chainage_m: g.at_m,
+                    extent_m: GEOPHONE_EXTENT_M,
                     value: *ppv_um_s,
                     threshold: g.ppv_um_s,
                     detail: format!("ppv {ppv_um_s} um/s over {}", g.ppv_um_s),
@@ -207,6 +271,7 @@ impl Rules {
                         kind: EvidenceKind::Beam,
                         at: now,
                         chainage_m: at_m,
+                        extent_m: 0.0,
                         value: 1.0,
                         threshold: 1.0,
                         detail: "beam broken".into(),
@@ -310,6 +375,116 @@ fn evaluate_shape<'a>(spec: &'a DeviceSpec, body: &Body) -> Result<Shape<'a>, Re
     }
 }
 
+/// Turns a fence controller's wind on or off from its zones' smoothed levels.
+fn update_wind(
+    state: &mut DeviceState,
+    zones: &HashMap<u16, ZoneSpec>,
+    cfg: &WindConfig,
+    device: &str,
+    now: Timestamp,
+) -> Option<Finding> {
+    if !cfg.enabled {
+        return None;
+    }
+    let stirred = zones
+        .iter()
+        .filter(|(n, z)| {
+            state
+                .levels
+                .get(n)
+                .is_some_and(|l| l.rms_mg >= cfg.stir_fraction * z.thresholds.rms_mg)
+        })
+        .count();
+    let needed =
+        (cfg.min_zones as usize).max((cfg.min_fraction * zones.len() as f64).ceil() as usize);
+    let windy = stirred >= needed;
+    match (&mut state.wind, windy) {
+        (Some(w), true) => {
+            w.last_windy = now;
+            None
+        }
+        (None, true) => {
+            state.wind = Some(Wind { last_windy: now });
+            let (rms, peak) = median_levels(state, zones, |l| (l.rms_mg, l.peak_mg));
+            Some(Finding::Wind {
+                device: device.to_owned(),
+                on: true,
+                detail: format!(
+                    "{stirred} of {} zones stirred (median {rms:.0} mg rms, {peak:.0} mg peak); \
+                     thresholds raised to {:.1}x that",
+                    zones.len(),
+                    cfg.factor
+                ),
+                at: now,
+            })
+        }
+        (Some(w), false) if now.since(w.last_windy) >= cfg.hold => {
+            state.wind = None;
+            Some(Finding::Wind {
+                device: device.to_owned(),
+                on: false,
+                detail: format!("calm for {}", humantime::format_duration(cfg.hold)),
+                at: now,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The median over a controller's zones of an RMS and a peak picked from
+/// each zone's level (a zone not heard yet counts as 0).
+fn median_levels(
+    state: &DeviceState,
+    zones: &HashMap<u16, ZoneSpec>,
+    pick: impl Fn(&Level) -> (f64, f64),
+) -> (f64, f64) {
+    let mut rms: Vec<f64> = Vec::with_capacity(zones.len());
+    let mut peak: Vec<f64> = Vec::with_capacity(zones.len());
+    for n in zones.keys() {
+        let (r, p) = pick(&state.levels.get(n).copied().unwrap_or_default());
+        rms.push(r);
+        peak.push(p);
+    }
+    (median(&mut rms), median(&mut peak))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len().is_multiple_of(2) {
+        (v[m - 1] + v[m]) / 2.0
+    } else {
+        v[m]
+    }
+}
+
+/// A zone's thresholds now: its configured ones, raised while it is windy
+/// to `factor` times the zones' median level — the smoothed or the latest
+/// readings', whichever is higher, so a gust raises them at once. The flag
+/// says whether wind raised them.
+fn effective_thresholds(
+    state: &DeviceState,
+    zones: &HashMap<u16, ZoneSpec>,
+    zone: &ZoneSpec,
+    cfg: &WindConfig,
+) -> (crate::config::FenceThresholds, bool) {
+    let mut t = zone.thresholds;
+    if state.wind.is_none() {
+        return (t, false);
+    }
+    let (smooth_rms, smooth_peak) = median_levels(state, zones, |l| (l.rms_mg, l.peak_mg));
+    let (last_rms, last_peak) = median_levels(state, zones, |l| (l.last_rms_mg, l.last_peak_mg));
+    let raised_rms = cfg.factor * smooth_rms.max(last_rms);
+    let raised_peak = cfg.factor * smooth_peak.max(last_peak);
+    let raised = raised_rms > t.rms_mg || raised_peak > t.peak_mg;
+    t.rms_mg = t.rms_mg.max(raised_rms);
+    t.peak_mg = t.peak_mg.max(raised_peak);
+    (t, raised)
+}
+
 fn count_seq(stats: &mut SeqStats, last: Option<u32>, seq: u32) {
     let Some(last) = last else { return };
     // RFC 1982 style: the distance forward from `last`, modulo 2^32.
@@ -332,6 +507,7 @@ fn device_evidence(
         kind,
         at: now,
         chainage_m: spec.location_m,
+        extent_m: 0.0,
         value: 1.0,
         threshold: 1.0,
         detail: detail.to_owned(),

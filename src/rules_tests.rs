@@ -312,3 +312,90 @@ fn sequence_gaps_and_wraps_are_counted() {
     count_seq(&mut stats, Some(u32::MAX - 1), 1);
     assert_eq!(stats.lost, 4);
 }
+
+fn winds(f: &[Finding]) -> Vec<bool> {
+    f.iter()
+        .filter_map(|f| match f {
+            Finding::Wind { on, .. } => Some(*on),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every zone of fence-a reads `rms(zone)` each half second from `from` to
+/// `to`; returns the findings.
+fn shake_all(feed: &mut Feed, from: f64, to: f64, rms: impl Fn(u16, f64) -> f64) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut t = from;
+    while t < to {
+        for zone in [1, 2, 3] {
+            out.extend(feed.fence(zone, rms(zone, t), t));
+        }
+        t += 0.5;
+    }
+    out
+}
+
+#[test]
+fn all_zones_shaking_together_is_wind_not_intrusion() {
+    let mut feed = Feed::new();
+    // Gusts of 450 to 900 mg on every zone: over every zone's threshold
+    // (400, 600, 400), but nothing stands out.
+    let found = shake_all(&mut feed, 0.0, 30.0, |zone, t| {
+        650.0 + 200.0 * (t * 0.7).sin() + 20.0 * f64::from(zone)
+    });
+    assert_eq!(winds(&found), vec![true], "wind turned on once");
+    assert!(intrusion(&found).is_none(), "{:?}", intrusion(&found));
+}
+
+#[test]
+fn a_zone_standing_out_in_the_wind_still_alerts_and_says_so() {
+    let mut feed = Feed::new();
+    shake_all(&mut feed, 0.0, 10.0, |_, _| 500.0);
+    // Someone climbs in zone 3 during the storm: 2000 mg against ~500.
+    let found = shake_all(&mut feed, 10.0, 14.0, |zone, _| {
+        if zone == 3 {
+            2000.0
+        } else {
+            500.0
+        }
+    });
+    let ev = intrusion(&found).expect("the climb is found");
+    assert_eq!(ev.sensor, "fence-a/zone3");
+    assert!(ev.detail.contains("raised for wind"), "{}", ev.detail);
+    assert!(
+        ev.threshold > 400.0,
+        "the raised threshold is reported: {}",
+        ev.threshold
+    );
+}
+
+#[test]
+fn wind_ends_after_the_zones_stay_calm_for_the_hold_time() {
+    let mut feed = Feed::new();
+    shake_all(&mut feed, 0.0, 10.0, |_, _| 700.0);
+    let calm = shake_all(&mut feed, 10.0, 60.0, |_, _| 40.0);
+    assert_eq!(winds(&calm), vec![false]);
+    // Calm again: a single zone at 700 mg is an intrusion as usual.
+    let mut found = Vec::new();
+    for i in 0..6 {
+        found.extend(feed.fence(1, 700.0, 60.0 + f64::from(i) * 0.5));
+    }
+    assert!(intrusion(&found).is_some());
+}
+
+#[test]
+fn one_or_two_zones_shaking_are_not_wind() {
+    let mut feed = Feed::new();
+    let found = shake_all(
+        &mut feed,
+        0.0,
+        10.0,
+        |zone, _| if zone == 3 { 40.0 } else { 900.0 },
+    );
+    assert!(winds(&found).is_empty());
+    assert!(
+        intrusion(&found).is_some(),
+        "two zones over threshold alert"
+    );
+}

@@ -11,7 +11,15 @@
 //! it moves over the ground faster than its size allows (a bird in flight:
 //! its "foot" projects far beyond it, so it seems to race). Boxes
 //! of tracked blobs are frozen in the background, so a person who stops is
-//! not learned away while detected. Pure: no tokio, no I/O.
+//! not learned away while detected.
+//!
+//! Once a second it also measures the scene's spread (2nd to 98th
+//! percentile temperature over a sparse grid of pixels). Rain, dust, fog and
+//! thermal crossover wash a scene out; when the spread stays under
+//! `min_scene_contrast_k` for `low_contrast_after` the camera reports low
+//! contrast (its segments become `degraded`: people may be invisible), and
+//! reports it restored once the spread stays above 1.25 times that for as
+//! long. Pure: no tokio, no I/O.
 
 pub mod geometry;
 
@@ -48,6 +56,10 @@ pub struct CameraSettings {
     pub max_speed_m_s: f64,
     pub max_vehicle_speed_m_s: f64,
     pub vehicle_extent_m: f64,
+    /// Scene spread below which the camera reports low contrast, centikelvin
+    /// (0: never).
+    pub min_scene_spread_ck: u16,
+    pub low_contrast_after: Duration,
 }
 
 impl CameraSettings {
@@ -91,6 +103,10 @@ impl CameraSettings {
             max_speed_m_s: thermal.max_speed_m_s,
             max_vehicle_speed_m_s: thermal.max_vehicle_speed_m_s,
             vehicle_extent_m: thermal.vehicle_extent_m,
+            min_scene_spread_ck: (thermal.min_scene_contrast_k * CK_PER_K)
+                .round()
+                .clamp(0.0, 65_535.0) as u16,
+            low_contrast_after: thermal.low_contrast_after,
         }
     }
 }
@@ -110,6 +126,69 @@ pub struct FrameStats {
     pub kept: u32,
     /// Confirmed tracks held back: faster over the ground than their size allows.
     pub too_fast: u32,
+    /// The scene's spread, centikelvin, when it was measured this frame.
+    pub scene_spread_ck: Option<u16>,
+    /// `Some(true)` when the camera just lost its contrast, `Some(false)`
+    /// when it just got it back.
+    pub low_contrast: Option<bool>,
+}
+
+/// How often the scene's spread is measured.
+pub const CONTRAST_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Watches a camera's scene spread, with hysteresis in level and time.
+#[derive(Debug, Default)]
+struct ContrastWatch {
+    last_check: Option<Timestamp>,
+    low: bool,
+    /// Since when the spread has been on the other side of the limit.
+    crossing_since: Option<Timestamp>,
+}
+
+impl ContrastWatch {
+    /// Feeds one measurement; returns the new state when it changes.
+    fn observe(
+        &mut self,
+        spread_ck: u16,
+        min_ck: u16,
+        after: Duration,
+        now: Timestamp,
+    ) -> Option<bool> {
+        let other_side = if self.low {
+            u32::from(spread_ck) * 4 >= u32::from(min_ck) * 5
+        } else {
+            spread_ck < min_ck
+        };
+        if !other_side {
+            self.crossing_since = None;
+            return None;
+        }
+        let since = *self.crossing_since.get_or_insert(now);
+        if now.since(since) < after {
+            return None;
+        }
+        self.low = !self.low;
+        self.crossing_since = None;
+        Some(self.low)
+    }
+}
+
+/// The spread of a frame: 98th minus 2nd percentile over every 4th pixel of
+/// every 4th row, centikelvin.
+pub fn scene_spread_ck(pixels: ndarray::ArrayView2<'_, u16>) -> u16 {
+    let mut sample: Vec<u16> = pixels
+        .slice(ndarray::s![..;4, ..;4])
+        .iter()
+        .copied()
+        .collect();
+    if sample.is_empty() {
+        return 0;
+    }
+    let n = sample.len();
+    let (lo_i, hi_i) = (n * 2 / 100, (n * 98 / 100).min(n - 1));
+    let hi = *sample.select_nth_unstable(hi_i).1;
+    let lo = *sample[..=hi_i].select_nth_unstable(lo_i).1;
+    hi.saturating_sub(lo)
 }
 
 /// A blob that passed the filters, with where it is.
@@ -137,6 +216,7 @@ pub struct CameraPipeline {
     /// Per track id: where and when it was first seen on the ground.
     first_seen: HashMap<u64, (LatLon, Timestamp)>,
     frozen: Vec<BBox>,
+    contrast: ContrastWatch,
 }
 
 impl CameraPipeline {
@@ -154,6 +234,7 @@ impl CameraPipeline {
             last_evidence: HashMap::new(),
             first_seen: HashMap::new(),
             frozen: Vec::new(),
+            contrast: ContrastWatch::default(),
         }
     }
 
@@ -186,6 +267,19 @@ impl CameraPipeline {
             blobs: blobs.len() as u32,
             ..FrameStats::default()
         };
+        let min_spread = self.settings.min_scene_spread_ck;
+        let check_due = self
+            .contrast
+            .last_check
+            .is_none_or(|t| now.since(t) >= CONTRAST_CHECK_INTERVAL);
+        if min_spread > 0 && check_due {
+            let spread = scene_spread_ck(pixels);
+            self.contrast.last_check = Some(now);
+            stats.scene_spread_ck = Some(spread);
+            stats.low_contrast =
+                self.contrast
+                    .observe(spread, min_spread, self.settings.low_contrast_after, now);
+        }
         let mut kept: Vec<Sighting> = Vec::new();
         for blob in blobs {
             match sight(blob, model, &self.wall, &self.settings) {
@@ -269,6 +363,7 @@ impl CameraPipeline {
             kind: EvidenceKind::Thermal,
             at: now,
             chainage_m: s.chainage_m,
+            extent_m: 0.0,
             value: contrast_k.abs(),
             threshold: threshold_k,
             detail: format!(

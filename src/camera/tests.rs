@@ -245,3 +245,53 @@ fn a_small_blob_racing_over_the_ground_is_held_back_and_a_vehicle_is_not() {
     }
     assert!(evidence > 0);
 }
+
+/// A scene with texture: a ramp of `spread_ck` centikelvin from top to bottom.
+fn ramp(spread_ck: u16) -> Array2<u16> {
+    Array2::from_shape_fn((H, W), |(y, _)| {
+        GROUND + (f64::from(spread_ck) * y as f64 / (H - 1) as f64) as u16
+    })
+}
+
+#[test]
+fn scene_spread_ignores_a_few_outlier_pixels() {
+    let mut frame = ramp(1000);
+    assert!((900..=1000).contains(&scene_spread_ck(frame.view())));
+    // A hot spot of well under 2 % of the pixels does not widen it.
+    for y in 0..8 {
+        for x in 0..8 {
+            frame[(y * 4, x * 4)] = 60_000;
+        }
+    }
+    assert!((900..=1000).contains(&scene_spread_ck(frame.view())));
+    assert_eq!(scene_spread_ck(Array2::from_elem((H, W), GROUND).view()), 0);
+}
+
+#[test]
+fn a_washed_out_scene_is_reported_after_a_while_and_restored_with_hysteresis() {
+    let (mut p, _, _) = pipeline();
+    let mut changes = Vec::new();
+    let mut feed = |p: &mut CameraPipeline, frame: &Array2<u16>, from: u32, to: u32| {
+        for i in from..to {
+            let (_, stats) = p.process(frame.view(), None, t(i));
+            if let Some(low) = stats.low_contrast {
+                changes.push((i, low));
+            }
+        }
+    };
+    // Textured (4 K) for 10 s: nothing. Washed out (1 K, rain) for 10 s:
+    // reported once, 5 s after it began (±1 check).
+    feed(&mut p, &ramp(400), 0, 90);
+    feed(&mut p, &ramp(100), 90, 180);
+    // 1.7 K is above the 1.5 K limit but under the 1.25x needed to restore.
+    feed(&mut p, &ramp(170), 180, 270);
+    feed(&mut p, &ramp(400), 270, 400);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    let (low_at, low) = changes[0];
+    assert!(low && (90 + 45..=90 + 55).contains(&low_at), "{changes:?}");
+    let (back_at, low) = changes[1];
+    assert!(
+        !low && (270 + 45..=270 + 55).contains(&back_at),
+        "{changes:?}"
+    );
+}

@@ -117,6 +117,86 @@ pub struct DetectionConfig {
     /// Default geophone threshold.
     #[serde(default)]
     pub ground: GroundThresholds,
+    /// How evidence from several sensors becomes one incident.
+    #[serde(default)]
+    pub fusion: FusionConfig,
+    /// How wind on the fence is told from someone at it.
+    #[serde(default)]
+    pub wind: WindConfig,
+}
+
+/// The kinds of intrusion evidence, as named in `[detection.fusion]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvidenceClass {
+    Thermal,
+    Fence,
+    Ground,
+    Beam,
+}
+
+/// `[detection.fusion]`: intrusion evidence from every sensor near one place
+/// is fused into one incident that follows it along the wall.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FusionConfig {
+    /// Evidence joins an open intrusion incident when it lies within this
+    /// many metres of the incident's position (a fence zone counts from its
+    /// nearer end). Default 150.
+    #[serde(default = "default_fusion_radius")]
+    pub radius_m: f64,
+    /// Evidence joins an incident only if the incident had evidence this
+    /// recently; the incident's position is estimated from the evidence of
+    /// this last stretch of time. Default `"20s"`.
+    #[serde(default = "default_fusion_window", with = "duration")]
+    pub window: Duration,
+    /// Kinds of evidence that alone (one sensor, less than `alone_strength`
+    /// times its threshold) are held back until another sensor corroborates
+    /// them within `hold`. Default `["fence", "ground"]`: a camel rubbing
+    /// the fence or a patrol's footsteps alone do not alert; beams and
+    /// cameras alert alone.
+    #[serde(default = "default_fusion_corroborate")]
+    pub corroborate: Vec<EvidenceClass>,
+    /// Evidence at least this many times over its threshold alerts alone
+    /// whatever its kind. Default 2.0.
+    #[serde(default = "default_alone_strength")]
+    pub alone_strength: f64,
+    /// How long held evidence waits for corroboration before it is dropped
+    /// (counted as `fusion.held_expired`). Default `"15s"`.
+    #[serde(default = "default_fusion_hold", with = "duration")]
+    pub hold: Duration,
+}
+
+/// `[detection.wind]`: when many zones of one fence controller shake
+/// together, without one standing out, it is wind: that controller's zone
+/// thresholds are raised to `factor` times the zones' median level and its
+/// segments are reported `degraded` (reduced sensitivity) until it calms.
+/// A zone shaking well above its neighbours still alerts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindConfig {
+    /// Turn wind rejection on or off. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// A zone is stirred when its smoothed RMS reaches this fraction of its
+    /// RMS threshold. Default 0.5.
+    #[serde(default = "default_stir_fraction")]
+    pub stir_fraction: f64,
+    /// Wind needs at least this many stirred zones on one controller...
+    /// Default 3.
+    #[serde(default = "default_wind_min_zones")]
+    pub min_zones: u32,
+    /// ... and at least this fraction of its zones. Default 0.5.
+    #[serde(default = "default_wind_min_fraction")]
+    pub min_fraction: f64,
+    /// While it is windy, a zone's thresholds are at least this many times
+    /// the median smoothed RMS and peak of the controller's zones.
+    /// Default 1.8.
+    #[serde(default = "default_wind_factor")]
+    pub factor: f64,
+    /// Wind is over once the zones have stayed calm this long. Default `"30s"`.
+    #[serde(default = "default_wind_hold", with = "duration")]
+    pub hold: Duration,
 }
 
 /// Fence-zone detection: a reading counts as a hit when its RMS or its peak
@@ -333,6 +413,15 @@ pub struct ThermalConfig {
     /// Default 1310720 (1280 × 1024).
     #[serde(default = "default_max_frame_pixels")]
     pub max_frame_pixels: u64,
+    /// A camera whose scene spans less than this many kelvin (between its
+    /// 2nd and 98th percentile pixels) for `low_contrast_after` is reported
+    /// `degraded` (rain, dust, fog or thermal crossover: people may be
+    /// invisible). 0 turns the check off. Default 1.5.
+    #[serde(default = "default_min_scene_contrast")]
+    pub min_scene_contrast_k: f64,
+    /// See `min_scene_contrast_k`. Default `"5s"`.
+    #[serde(default = "default_low_contrast_after", with = "duration")]
+    pub low_contrast_after: Duration,
 }
 
 /// `[[camera]]`: one thermal camera, its mounting and optional overrides of
@@ -389,6 +478,8 @@ impl Default for ThermalConfig {
             vehicle_extent_m: default_vehicle_extent(),
             max_wall_offset_m: default_max_wall_offset(),
             max_frame_pixels: default_max_frame_pixels(),
+            min_scene_contrast_k: default_min_scene_contrast(),
+            low_contrast_after: default_low_contrast_after(),
         }
     }
 }
@@ -426,6 +517,70 @@ fn default_max_wall_offset() -> f64 {
 fn default_max_frame_pixels() -> u64 {
     1_310_720
 }
+fn default_min_scene_contrast() -> f64 {
+    1.5
+}
+fn default_low_contrast_after() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_true() -> bool {
+    true
+}
+fn default_fusion_radius() -> f64 {
+    150.0
+}
+fn default_fusion_window() -> Duration {
+    Duration::from_secs(20)
+}
+fn default_fusion_corroborate() -> Vec<EvidenceClass> {
+    vec![EvidenceClass::Fence, EvidenceClass::Ground]
+}
+fn default_alone_strength() -> f64 {
+    2.0
+}
+fn default_fusion_hold() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_stir_fraction() -> f64 {
+    0.5
+}
+fn default_wind_min_zones() -> u32 {
+    3
+}
+fn default_wind_min_fraction() -> f64 {
+    0.5
+}
+fn default_wind_factor() -> f64 {
+    1.8
+}
+fn default_wind_hold() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        Self {
+            radius_m: default_fusion_radius(),
+            window: default_fusion_window(),
+            corroborate: default_fusion_corroborate(),
+            alone_strength: default_alone_strength(),
+            hold: default_fusion_hold(),
+        }
+    }
+}
+
+impl Default for WindConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            stir_fraction: default_stir_fraction(),
+            min_zones: default_wind_min_zones(),
+            min_fraction: default_wind_min_fraction(),
+            factor: default_wind_factor(),
+            hold: default_wind_hold(),
+        }
+    }
+}
 
 impl Default for MqttConfig {
     fn default() -> Self {
@@ -448,6 +603,8 @@ impl Default for DetectionConfig {
             min_update_interval: default_min_update(),
             fence: FenceThresholds::default(),
             ground: GroundThresholds::default(),
+            fusion: FusionConfig::default(),
+            wind: WindConfig::default(),
         }
     }
 }

@@ -27,6 +27,8 @@ fn the_printed_default_is_the_built_in_default() {
     assert_eq!(c.detection.min_update_interval, d.min_update_interval);
     assert_eq!(c.detection.fence, d.fence);
     assert_eq!(c.detection.ground, d.ground);
+    assert_eq!(c.detection.fusion, d.fusion);
+    assert_eq!(c.detection.wind, d.wind);
     let m = MqttConfig::default();
     assert_eq!(
         (c.mqtt.url, c.mqtt.root, c.mqtt.embedded_broker),
@@ -43,6 +45,10 @@ fn the_printed_default_is_the_built_in_default() {
     assert_eq!(wall.segment_count(), 584);
     let t = ThermalConfig::default();
     let ct = &c.thermal;
+    assert_eq!(
+        (ct.min_scene_contrast_k, ct.low_contrast_after),
+        (t.min_scene_contrast_k, t.low_contrast_after)
+    );
     assert_eq!(
         (
             ct.delta_t_k,

@@ -126,6 +126,41 @@ fn check_thresholds(config: &Config, p: &mut Problems) {
         Some(config.detection.ground.ppv_um_s),
     );
     check_positive(p, &[key("segment_length_m")], Some(config.segment_length_m));
+    check_fusion(config, p);
+}
+
+fn check_range(p: &mut Problems, path: &[PathSeg], value: f64, lo: f64, hi: f64) {
+    if !(value.is_finite() && (lo..=hi).contains(&value)) {
+        p.add(path, format!("must be {lo} to {hi}, got {value}"));
+    }
+}
+
+fn check_fusion(config: &Config, p: &mut Problems) {
+    let fusion = &config.detection.fusion;
+    let f = |k: &str| [key("detection"), key("fusion"), key(k)];
+    check_range(p, &f("radius_m"), fusion.radius_m, 0.0, 5000.0);
+    check_range(p, &f("alone_strength"), fusion.alone_strength, 1.0, 100.0);
+    if fusion.window.is_zero() {
+        p.add(&f("window"), "must be longer than 0s");
+    }
+    let wind = &config.detection.wind;
+    let w = |k: &str| [key("detection"), key("wind"), key(k)];
+    check_range(p, &w("stir_fraction"), wind.stir_fraction, 0.05, 1.0);
+    check_range(p, &w("min_fraction"), wind.min_fraction, 0.0, 1.0);
+    check_range(p, &w("factor"), wind.factor, 1.0, 20.0);
+    if wind.min_zones < 2 {
+        p.add(
+            &w("min_zones"),
+            "must be at least 2: one zone shaking alone is not wind",
+        );
+    }
+    check_range(
+        p,
+        &[key("thermal"), key("min_scene_contrast_k")],
+        config.thermal.min_scene_contrast_k,
+        0.0,
+        100.0,
+    );
 }
 
 fn check_device_id(p: &mut Problems, path: &[PathSeg], id: &str, seen: &mut HashSet<String>) {

@@ -1,25 +1,36 @@
 //! Incidents: findings in, alert messages and segment states out. A pure
 //! state machine with the time passed in.
 //!
-//! - An intrusion incident is keyed by segment: evidence placed in a segment
-//!   that already has an open intrusion updates it (rev + 1) instead of
-//!   raising another. New sensors or a higher priority are published at
-//!   once; further evidence at most every `min_update_interval`. It clears
-//!   after `quiet_period` without evidence.
+//! - Intrusion evidence is fused by position, not by segment (see
+//!   [`fusion`]): it joins the nearest open intrusion incident within
+//!   `radius_m`, and the incident follows its evidence along the wall. When
+//!   its position passes [`fusion::MOVE_MARGIN_M`] beyond a segment
+//!   boundary, the incident moves: its next message, published at once,
+//!   carries the new segment (on the new segment's topic), the same id,
+//!   rev + 1 and `moved_from` naming the segment it left; the old segment's
+//!   state drops the incident and the new one's takes it.
+//! - Weak evidence from one sensor alone may be held back until another
+//!   sensor corroborates it; held incidents are not published and expire
+//!   after `hold` (counted in [`FusionStats`]).
+//! - Updates: a new sensor, a higher priority or a move is published at
+//!   once; further evidence at most every `min_update_interval`. An intrusion
+//!   clears after `quiet_period` without evidence.
 //! - Tamper is per device, `critical`, never suppressed or rate-limited when
 //!   its kind changes, and clears only on the controller's `CLEAR`.
 //! - An operator's acknowledgement is carried in the incident's next message
 //!   (`acked_by`, `acked_at`, published at once); an acknowledged incident is
 //!   not updated again until new evidence raises its priority, which drops
-//!   the acknowledgement and asks for attention again. Clears are always
-//!   published.
+//!   the acknowledgement and asks for attention again. Moves and clears are
+//!   always published.
 //! - `sensor_offline` and `sensor_fault` are per device and clear when the
 //!   device speaks again or reports `OK`; the segments the device covers are
-//!   `degraded` meanwhile.
+//!   `degraded` meanwhile. So are a windy fence controller's segments and
+//!   the segments of a camera whose scene has lost its contrast.
 
+pub mod fusion;
 mod segments;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +41,7 @@ use crate::rules::Finding;
 use crate::time::Timestamp;
 use crate::wall::{SegmentIndex, Wall};
 
+use fusion::Fusion;
 pub use segments::SegmentBoard;
 
 /// How many pieces of evidence an incident keeps (and sends) in its trail.
@@ -49,9 +61,25 @@ pub enum Output {
     Segment(SegmentIndex, crate::alert::SegmentState),
 }
 
+/// Counts of what fusion did (plain numbers; the daemon turns them into
+/// counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FusionStats {
+    /// Intrusion incidents started held back, waiting for corroboration.
+    pub held: u64,
+    /// Held incidents that were corroborated and raised.
+    pub held_raised: u64,
+    /// Held incidents dropped: nothing corroborated them within `hold`.
+    pub held_expired: u64,
+    /// Evidence that joined an existing intrusion incident.
+    pub joined: u64,
+    /// Moves of an intrusion incident to another segment.
+    pub moved: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Intrusion(SegmentIndex),
+    Intrusion(u64),
     Tamper(String),
     Offline(String),
     Fault(String),
@@ -78,6 +106,10 @@ struct Incident {
     summary: String,
     /// Who acknowledged it and when; cleared again if its priority rises.
     acked: Option<(String, Timestamp)>,
+    /// Held back, not published yet: waiting for corroboration.
+    held: bool,
+    /// The segment it just left, for its next message.
+    moved_from: Option<SegmentIndex>,
 }
 
 /// Every open incident, and the state of every segment.
@@ -86,11 +118,13 @@ pub struct IncidentBook {
     wall: Arc<Wall>,
     layout: Arc<Layout>,
     timing: Timing,
+    fusion: Fusion,
     instance: String,
     id_prefix: String,
     next_id: u64,
     open: HashMap<Key, Incident>,
     board: SegmentBoard,
+    stats: FusionStats,
 }
 
 impl IncidentBook {
@@ -101,6 +135,7 @@ impl IncidentBook {
         wall: Arc<Wall>,
         layout: Arc<Layout>,
         timing: Timing,
+        fusion: Fusion,
         instance: &str,
         id_prefix: &str,
     ) -> Self {
@@ -108,11 +143,13 @@ impl IncidentBook {
             wall,
             layout,
             timing,
+            fusion,
             instance: instance.to_owned(),
             id_prefix: id_prefix.to_owned(),
             next_id: 1,
             open: HashMap::new(),
             board: SegmentBoard::default(),
+            stats: FusionStats::default(),
         }
     }
 
@@ -123,25 +160,21 @@ impl IncidentBook {
         self.board.initial(&covered, now)
     }
 
-    /// Number of open incidents.
+    /// Number of open (published) incidents.
     pub fn open_count(&self) -> usize {
-        self.open.len()
+        self.open.values().filter(|i| !i.held).count()
+    }
+
+    /// What fusion has done so far.
+    pub fn fusion_stats(&self) -> FusionStats {
+        self.stats
     }
 
     /// Applies a finding at `now`.
     pub fn on_finding(&mut self, finding: Finding, now: Timestamp) -> Vec<Output> {
         let mut out = Vec::new();
         match finding {
-            Finding::Intrusion(ev) => {
-                let segment = self.wall.segment_at(ev.chainage_m);
-                self.add_evidence(
-                    Key::Intrusion(segment),
-                    AlertKind::Intrusion,
-                    ev,
-                    now,
-                    &mut out,
-                );
-            }
+            Finding::Intrusion(ev) => self.add_intrusion(ev, now, &mut out),
             Finding::Tamper {
                 device, evidence, ..
             } => {
@@ -157,8 +190,7 @@ impl IncidentBook {
                 self.clear(&Key::Tamper(device), now, &mut out)
             }
             Finding::Fault { device, evidence } => {
-                self.board
-                    .set_degraded(&self.layout, &device, "fault", true);
+                self.set_device_degraded(&device, "fault", true);
                 self.add_evidence(
                     Key::Fault(device),
                     AlertKind::SensorFault,
@@ -168,13 +200,11 @@ impl IncidentBook {
                 );
             }
             Finding::FaultCleared { device, .. } => {
-                self.board
-                    .set_degraded(&self.layout, &device, "fault", false);
+                self.set_device_degraded(&device, "fault", false);
                 self.clear(&Key::Fault(device), now, &mut out);
             }
             Finding::Offline { device, evidence } => {
-                self.board
-                    .set_degraded(&self.layout, &device, "offline", true);
+                self.set_device_degraded(&device, "offline", true);
                 self.add_evidence(
                     Key::Offline(device),
                     AlertKind::SensorOffline,
@@ -184,11 +214,22 @@ impl IncidentBook {
                 );
             }
             Finding::Online { device, .. } => {
-                self.board
-                    .set_degraded(&self.layout, &device, "offline", false);
+                self.set_device_degraded(&device, "offline", false);
                 self.clear(&Key::Offline(device), now, &mut out);
             }
+            Finding::Wind { device, on, .. } => self.set_device_degraded(&device, "wind", on),
         }
+        self.publish_segments(now, &mut out);
+        out
+    }
+
+    /// A camera's scene lost its contrast (`low`) or got it back: the
+    /// segments it watches are `degraded` meanwhile.
+    pub fn on_camera_contrast(&mut self, camera: &str, low: bool, now: Timestamp) -> Vec<Output> {
+        let segments = self.layout.camera_segments(camera).to_vec();
+        self.board
+            .set_degraded(&segments, camera, "low_contrast", low);
+        let mut out = Vec::new();
         self.publish_segments(now, &mut out);
         out
     }
@@ -198,7 +239,10 @@ impl IncidentBook {
     /// its priority rises it is not updated again (a clear is still
     /// published). Returns `None` when no open incident has this id.
     pub fn on_ack(&mut self, id: &str, by: &str, now: Timestamp) -> Option<Vec<Output>> {
-        let inc = self.open.values_mut().find(|inc| inc.id == id)?;
+        let inc = self
+            .open
+            .values_mut()
+            .find(|inc| inc.id == id && !inc.held)?;
         if inc.acked.is_none() {
             inc.acked = Some((by.to_owned(), now));
         }
@@ -211,9 +255,20 @@ impl IncidentBook {
         ))])
     }
 
-    /// Publishes due updates and clears quiet intrusions.
+    /// Publishes due updates, clears quiet intrusions and drops held
+    /// incidents nothing corroborated.
     pub fn on_tick(&mut self, now: Timestamp) -> Vec<Output> {
         let mut out = Vec::new();
+        let expired: Vec<Key> = self
+            .open
+            .iter()
+            .filter(|(_, inc)| inc.held && now.since(inc.first_seen) >= self.fusion.hold)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            self.open.remove(&key);
+            self.stats.held_expired += 1;
+        }
         let quiet: Vec<Key> = self
             .open
             .iter()
@@ -249,6 +304,93 @@ impl IncidentBook {
         out
     }
 
+    fn set_device_degraded(&mut self, device: &str, reason: &'static str, on: bool) {
+        if let Some(spec) = self.layout.device(device) {
+            let segments = spec.segments.clone();
+            self.board.set_degraded(&segments, device, reason, on);
+        }
+    }
+
+    /// Intrusion evidence: joins the nearest open intrusion incident it is
+    /// close enough to, or starts one (held back if it needs corroboration).
+    fn add_intrusion(&mut self, ev: Evidence, now: Timestamp, out: &mut Vec<Output>) {
+        let nearest = self
+            .open
+            .iter()
+            .filter(|(k, inc)| {
+                matches!(k, Key::Intrusion(_))
+                    && fusion::still_open_to(inc.last_seen, ev.at, self.fusion.window)
+            })
+            .filter_map(|(k, inc)| {
+                self.fusion
+                    .join_distance(inc.chainage_m, &ev)
+                    .map(|d| (d, k.clone()))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, k)| k);
+        let Some(key) = nearest else {
+            let key = Key::Intrusion(self.next_id);
+            self.start(key, AlertKind::Intrusion, ev, now, out);
+            return;
+        };
+        self.stats.joined += 1;
+        let Some(inc) = self.open.get_mut(&key) else {
+            return;
+        };
+        let new_sensor = !inc.sensors.contains_key(&ev.sensor);
+        push_trail(inc, ev);
+        let before = inc.priority;
+        assess(inc);
+        if inc.held {
+            if self.fusion.corroborated(&inc.sensors) {
+                inc.held = false;
+                inc.segment = self.wall.segment_at(inc.chainage_m);
+                self.stats.held_raised += 1;
+                out.push(Output::Alert(publish(
+                    inc,
+                    AlertState::Raised,
+                    now,
+                    &self.wall,
+                    &self.instance,
+                )));
+                self.board.open_incident(inc.segment, &inc.id, inc.kind);
+            }
+            return;
+        }
+        let moved = self
+            .wall
+            .segment(inc.segment)
+            .is_some_and(|seg| fusion::should_move(inc.chainage_m, (seg.start_m, seg.end_m)));
+        if moved {
+            let from = inc.segment;
+            inc.segment = self.wall.segment_at(inc.chainage_m);
+            inc.moved_from = Some(from);
+            self.stats.moved += 1;
+            self.board.close_incident(from, &inc.id);
+            self.board.open_incident(inc.segment, &inc.id, inc.kind);
+        }
+        let raised_priority = inc.priority > before;
+        if inc.acked.is_some() && raised_priority {
+            // A higher priority asks for attention again (and a new
+            // acknowledgement).
+            inc.acked = None;
+        }
+        let quiet = inc.acked.is_some();
+        if moved || (!quiet && (new_sensor || raised_priority)) {
+            out.push(Output::Alert(publish(
+                inc,
+                AlertState::Updated,
+                now,
+                &self.wall,
+                &self.instance,
+            )));
+        } else if !quiet {
+            inc.pending = true;
+        }
+    }
+
+    /// Device-level evidence (tamper, offline, fault): one incident per
+    /// device and kind.
     fn add_evidence(
         &mut self,
         key: Key,
@@ -257,36 +399,39 @@ impl IncidentBook {
         now: Timestamp,
         out: &mut Vec<Output>,
     ) {
-        if let Some(inc) = self.open.get_mut(&key) {
-            let new_sensor = !inc.sensors.contains_key(&ev.sensor);
-            let new_detail = inc.trail.back().is_none_or(|last| last.detail != ev.detail);
-            push_trail(inc, ev);
-            let before = inc.priority;
-            assess(inc);
-            // Tamper of a new kind is news; a repeated heartbeat fault is not.
-            let raised_priority = inc.priority > before;
-            let news = new_sensor || raised_priority || (kind == AlertKind::Tamper && new_detail);
-            if inc.acked.is_some() {
-                // Acknowledged: quiet until the priority rises, which asks
-                // for attention again (and a new acknowledgement).
-                if !raised_priority {
-                    return;
-                }
-                inc.acked = None;
-            }
-            if news {
-                out.push(Output::Alert(publish(
-                    inc,
-                    AlertState::Updated,
-                    now,
-                    &self.wall,
-                    &self.instance,
-                )));
-            } else if kind == AlertKind::Intrusion || kind == AlertKind::Tamper {
-                inc.pending = true;
-            }
+        let Some(inc) = self.open.get_mut(&key) else {
+            self.start(key, kind, ev, now, out);
+            return;
+        };
+        let new_detail = inc.trail.back().is_none_or(|last| last.detail != ev.detail);
+        push_trail(inc, ev);
+        // Tamper of a new kind is news; a repeated heartbeat fault is not.
+        if inc.acked.is_some() {
             return;
         }
+        if kind == AlertKind::Tamper && new_detail {
+            out.push(Output::Alert(publish(
+                inc,
+                AlertState::Updated,
+                now,
+                &self.wall,
+                &self.instance,
+            )));
+        } else if kind == AlertKind::Tamper {
+            inc.pending = true;
+        }
+    }
+
+    /// Opens a new incident from its first evidence; an intrusion that needs
+    /// corroboration is held back instead of raised.
+    fn start(
+        &mut self,
+        key: Key,
+        kind: AlertKind,
+        ev: Evidence,
+        now: Timestamp,
+        out: &mut Vec<Output>,
+    ) {
         let segment = self.wall.segment_at(ev.chainage_m);
         let id = format!("{}-{}", self.id_prefix, self.next_id);
         self.next_id += 1;
@@ -307,31 +452,43 @@ impl IncidentBook {
             pending: false,
             summary: String::new(),
             acked: None,
+            held: false,
+            moved_from: None,
         };
         push_trail(&mut inc, ev);
         assess(&mut inc);
-        out.push(Output::Alert(publish(
-            &mut inc,
-            AlertState::Raised,
-            now,
-            &self.wall,
-            &self.instance,
-        )));
-        self.board.open_incident(segment, &inc.id, kind);
-        self.open.insert(key, inc);
-    }
-
-    fn clear(&mut self, key: &Key, now: Timestamp, out: &mut Vec<Output>) {
-        if let Some(mut inc) = self.open.remove(key) {
+        if kind == AlertKind::Intrusion && !self.fusion.corroborated(&inc.sensors) {
+            inc.held = true;
+            self.stats.held += 1;
+        } else {
             out.push(Output::Alert(publish(
                 &mut inc,
-                AlertState::Cleared,
+                AlertState::Raised,
                 now,
                 &self.wall,
                 &self.instance,
             )));
-            self.board.close_incident(inc.segment, &inc.id);
+            self.board.open_incident(segment, &inc.id, kind);
         }
+        self.open.insert(key, inc);
+    }
+
+    fn clear(&mut self, key: &Key, now: Timestamp, out: &mut Vec<Output>) {
+        let Some(mut inc) = self.open.remove(key) else {
+            return;
+        };
+        if inc.held {
+            self.stats.held_expired += 1;
+            return;
+        }
+        out.push(Output::Alert(publish(
+            &mut inc,
+            AlertState::Cleared,
+            now,
+            &self.wall,
+            &self.instance,
+        )));
+        self.board.close_incident(inc.segment, &inc.id);
     }
 
     fn publish_segments(&mut self, now: Timestamp, out: &mut Vec<Output>) {
@@ -360,33 +517,20 @@ fn assess(inc: &mut Incident) {
         AlertKind::Intrusion => {
             // Every sensor the incident has heard from, so priority never
             // drops while the incident is open.
-            let kinds: BTreeSet<EvidenceKind> = inc.sensors.values().map(|(k, _)| *k).collect();
-            let miss: f64 = inc
+            inc.priority = fusion::priority(&inc.sensors);
+            inc.confidence = fusion::confidence(&inc.sensors);
+            if let Some(p) = fusion::position(&inc.trail) {
+                inc.chainage_m = p;
+            }
+            let kinds: std::collections::BTreeSet<String> = inc
                 .sensors
                 .values()
-                .map(|(k, s)| 1.0 - sensor_probability(*k, *s))
-                .product();
-            inc.confidence = ((1.0 - miss) * 100.0).round() / 100.0;
-            inc.priority = match kinds.len() {
-                0 | 1 => Priority::Medium,
-                2 => Priority::High,
-                _ => Priority::Critical,
-            };
-            // Strength-weighted position of the recent evidence.
-            let (sum, weight) = inc.trail.iter().fold((0.0, 0.0), |(s, w), ev| {
-                (s + ev.chainage_m * ev.strength(), w + ev.strength())
-            });
-            if weight > 0.0 {
-                inc.chainage_m = sum / weight;
-            }
-            let names: Vec<String> = kinds
-                .iter()
-                .map(|k| format!("{k:?}").to_lowercase())
+                .map(|(k, _)| format!("{k:?}").to_lowercase())
                 .collect();
             inc.summary = format!(
                 "intrusion evidence from {} sensor(s) ({})",
                 inc.sensors.len(),
-                names.join(" + ")
+                kinds.into_iter().collect::<Vec<_>>().join(" + ")
             );
         }
         AlertKind::Tamper => {
@@ -410,19 +554,6 @@ fn assess(inc: &mut Incident) {
 
 fn device_of(inc: &Incident) -> &str {
     inc.sensors.keys().next().map(String::as_str).unwrap_or("?")
-}
-
-/// How likely one sensor's evidence alone marks a real intrusion: a base per
-/// kind, rising with how far over threshold it went.
-fn sensor_probability(kind: EvidenceKind, strength: f64) -> f64 {
-    let base = match kind {
-        EvidenceKind::Beam => 0.6,
-        EvidenceKind::Thermal => 0.55,
-        EvidenceKind::Fence | EvidenceKind::Ground => 0.5,
-        EvidenceKind::Tamper | EvidenceKind::Heartbeat => 0.9,
-    };
-    let over = (strength.clamp(1.0, 3.0) - 1.0) / 2.0;
-    (base * (0.8 + 0.4 * over)).min(0.95)
 }
 
 fn publish(
@@ -466,6 +597,7 @@ fn publish(
         instance: instance.to_owned(),
         acked_by: inc.acked.as_ref().map(|(by, _)| by.clone()),
         acked_at: inc.acked.as_ref().map(|(_, at)| *at),
+        moved_from: inc.moved_from.take().map(|s| s.to_string()),
     }
 }
 

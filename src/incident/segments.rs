@@ -1,14 +1,14 @@
 //! The state of each wall segment, derived from the incidents placed in it
 //! and the health of the devices covering it:
 //! `alert` while an intrusion or tamper incident is open there, else
-//! `degraded` while a covering device is offline or faulty, else `quiet`.
+//! `degraded` while a covering device is offline, faulty or windy, or a
+//! camera watching it has lost its contrast, else `quiet`.
 //! Only changes are published.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Output;
 use crate::alert::{AlertKind, SegmentCondition, SegmentState};
-use crate::layout::Layout;
 use crate::time::Timestamp;
 use crate::wall::SegmentIndex;
 
@@ -18,7 +18,8 @@ struct Facts {
     alerting: BTreeSet<String>,
     /// Other open incidents placed here (offline, fault).
     other: BTreeSet<String>,
-    /// Device → reasons (`offline`, `fault`) it is degraded for.
+    /// Device or camera → reasons (`offline`, `fault`, `wind`,
+    /// `low_contrast`) it is degraded for.
     degraded: BTreeMap<String, BTreeSet<&'static str>>,
 }
 
@@ -68,23 +69,26 @@ impl SegmentBoard {
         self.dirty.insert(segment);
     }
 
-    /// Marks every segment `device` covers as degraded (or not) for `reason`.
-    pub fn set_degraded(&mut self, layout: &Layout, device: &str, reason: &'static str, on: bool) {
-        let Some(spec) = layout.device(device) else {
-            return;
-        };
-        for seg in &spec.segments {
+    /// Marks `segments` as degraded (or not) by `source` for `reason`.
+    pub fn set_degraded(
+        &mut self,
+        segments: &[SegmentIndex],
+        source: &str,
+        reason: &'static str,
+        on: bool,
+    ) {
+        for seg in segments {
             let facts = self.facts.entry(*seg).or_default();
             if on {
                 facts
                     .degraded
-                    .entry(device.to_owned())
+                    .entry(source.to_owned())
                     .or_default()
                     .insert(reason);
-            } else if let Some(reasons) = facts.degraded.get_mut(device) {
+            } else if let Some(reasons) = facts.degraded.get_mut(source) {
                 reasons.remove(reason);
                 if reasons.is_empty() {
-                    facts.degraded.remove(device);
+                    facts.degraded.remove(source);
                 }
             }
             self.dirty.insert(*seg);
@@ -101,6 +105,11 @@ impl SegmentBoard {
             let incidents: Vec<String> =
                 facts.alerting.iter().chain(&facts.other).cloned().collect();
             let degraded_by: Vec<String> = facts.degraded.keys().cloned().collect();
+            let reasons: Vec<String> = facts
+                .degraded
+                .iter()
+                .flat_map(|(src, why)| why.iter().map(move |r| format!("{src}: {r}")))
+                .collect();
             let since = match self.published.get(&seg) {
                 Some(prev) if prev.state == condition => prev.since,
                 _ => now,
@@ -110,6 +119,7 @@ impl SegmentBoard {
                 since,
                 incidents,
                 degraded_by,
+                reasons,
             };
             if self.published.get(&seg) != Some(&state) {
                 self.published.insert(seg, state.clone());

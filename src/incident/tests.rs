@@ -18,11 +18,24 @@ fn at(secs: f64) -> Timestamp {
 
 fn book() -> IncidentBook {
     let (_, wall, layout) = testkit::layout();
+    book_on(wall, layout)
+}
+
+/// A book whose layout has camera cam-1, 50 m south of the wall at 5.56 km.
+fn book_with_camera() -> IncidentBook {
+    let (mut config, wall) = testkit::fixture();
+    config.camera.push(testkit::camera_south_of_wall(50.0));
+    let layout = Arc::new(Layout::new(&config, &wall));
+    book_on(wall, layout)
+}
+
+fn book_on(wall: Arc<Wall>, layout: Arc<Layout>) -> IncidentBook {
     let timing = Timing {
         quiet_period: Duration::from_secs(60),
         min_update_interval: Duration::from_secs(2),
     };
-    IncidentBook::new(wall, layout, timing, "test", "test-abc")
+    let fusion = Fusion::new(&crate::config::FusionConfig::default());
+    IncidentBook::new(wall, layout, timing, fusion, "test", "test-abc")
 }
 
 fn ev(sensor: &str, kind: EvidenceKind, chainage_m: f64, t: f64) -> Evidence {
@@ -31,6 +44,7 @@ fn ev(sensor: &str, kind: EvidenceKind, chainage_m: f64, t: f64) -> Evidence {
         kind,
         at: at(t),
         chainage_m,
+        extent_m: 0.0,
         value: 800.0,
         threshold: 400.0,
         detail: "test".into(),
@@ -69,7 +83,7 @@ fn intrusion_is_raised_once_then_updated_then_cleared() {
         (a[0].state, a[0].rev, a[0].segment, a[0].segment_id.as_str()),
         (AlertState::Raised, 1, 4, "S004")
     );
-    assert_eq!(a[0].priority, Priority::Medium);
+    assert_eq!(a[0].priority, Priority::Low, "one sensor alone");
     let id = a[0].id.clone();
     assert_eq!(segment_states(&out), vec![(4, SegmentCondition::Alert)]);
 
@@ -111,7 +125,7 @@ fn intrusion_is_raised_once_then_updated_then_cleared() {
 }
 
 #[test]
-fn one_incident_per_segment() {
+fn evidence_near_an_incident_joins_it_and_far_away_starts_another() {
     let mut b = book();
     let a1 = alerts(&b.on_finding(
         Finding::Intrusion(ev("fence-a/zone1", EvidenceKind::Fence, 4900.0, 0.0)),
@@ -123,7 +137,7 @@ fn one_incident_per_segment() {
         Finding::Intrusion(ev("trench-a/beam0", EvidenceKind::Beam, 4950.0, 1.0)),
         at(1.0),
     );
-    assert_eq!(alerts(&out)[0].id, a1, "same segment S004: same incident");
+    assert_eq!(alerts(&out)[0].id, a1, "50 m away: same incident");
     let out = b.on_finding(
         Finding::Intrusion(ev("fence-a/zone3", EvidenceKind::Fence, 7100.0, 1.0)),
         at(1.0),
@@ -233,7 +247,7 @@ fn alert_message_has_every_spec_field() {
         ("rev", v["rev"].is_u64()),
         ("state", v["state"] == "raised"),
         ("kind", v["kind"] == "intrusion"),
-        ("priority", v["priority"] == "medium"),
+        ("priority", v["priority"] == "low"),
         (
             "confidence",
             v["confidence"]
@@ -311,12 +325,21 @@ fn an_acknowledged_incident_is_quiet_until_its_priority_rises() {
     ))[0]
         .id
         .clone();
+    let out = b.on_finding(
+        Finding::Intrusion(ev("fence-a/zone2", EvidenceKind::Fence, 4950.0, 0.2)),
+        at(0.2),
+    );
+    assert_eq!(
+        alerts(&out)[0].priority,
+        Priority::Medium,
+        "two fence zones"
+    );
     assert!(b.on_ack("no-such-incident", "op", at(0.5)).is_none());
     let out = b.on_ack(&id, "op-7", at(1.0)).expect("open incident");
     let a = alerts(&out)[0];
     assert_eq!(
         (a.rev, a.state, a.acked_by.as_deref(), a.acked_at),
-        (2, AlertState::Updated, Some("op-7"), Some(at(1.0)))
+        (3, AlertState::Updated, Some("op-7"), Some(at(1.0)))
     );
     let json = serde_json::to_value(a).unwrap();
     assert_eq!(json["acked_by"], "op-7");
@@ -328,7 +351,7 @@ fn an_acknowledged_incident_is_quiet_until_its_priority_rises() {
     ))
     .is_empty());
     assert!(alerts(&b.on_finding(
-        Finding::Intrusion(ev("fence-a/zone2", EvidenceKind::Fence, 4950.0, 3.0)),
+        Finding::Intrusion(ev("fence-a/zone3", EvidenceKind::Fence, 4950.0, 3.0)),
         at(3.0)
     ))
     .is_empty());
@@ -344,7 +367,7 @@ fn an_acknowledged_incident_is_quiet_until_its_priority_rises() {
     let a = alerts(&out)[0];
     assert_eq!(
         (a.rev, a.priority, a.acked_by.clone()),
-        (3, Priority::High, None)
+        (4, Priority::High, None)
     );
     // Acknowledged again, then the clear is still published, carrying the ack.
     b.on_ack(&id, "op-8", at(12.0)).unwrap();
@@ -372,4 +395,269 @@ fn messages_of_unacknowledged_incidents_carry_no_ack_fields() {
         json.get("acked_by").is_none() && json.get("acked_at").is_none(),
         "{json}"
     );
+}
+
+fn weak(sensor: &str, kind: EvidenceKind, chainage_m: f64, t: f64) -> Evidence {
+    Evidence {
+        value: 1200.0,
+        threshold: 1000.0,
+        extent_m: 25.0,
+        ..ev(sensor, kind, chainage_m, t)
+    }
+}
+
+#[test]
+fn weak_evidence_alone_is_held_until_another_sensor_corroborates_it() {
+    let mut b = book();
+    let out = b.on_finding(
+        Finding::Intrusion(weak("trench-a/geo0", EvidenceKind::Ground, 4900.0, 0.0)),
+        at(0.0),
+    );
+    assert!(alerts(&out).is_empty(), "held: {out:?}");
+    assert!(
+        segment_states(&out).is_empty(),
+        "held incidents are not on the board"
+    );
+    assert_eq!(b.open_count(), 0);
+    // More from the same geophone is still one sensor alone.
+    assert!(alerts(&b.on_finding(
+        Finding::Intrusion(weak("trench-a/geo0", EvidenceKind::Ground, 4900.0, 2.0)),
+        at(2.0),
+    ))
+    .is_empty());
+    // A fence zone 60 m away corroborates it: raised with the whole trail.
+    let out = b.on_finding(
+        Finding::Intrusion(weak("fence-a/zone1", EvidenceKind::Fence, 4960.0, 4.0)),
+        at(4.0),
+    );
+    let a = alerts(&out);
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].state, a[0].rev, a[0].priority),
+        (AlertState::Raised, 1, Priority::High)
+    );
+    assert_eq!(a[0].evidence.len(), 3, "the held evidence is in the trail");
+    assert_eq!(a[0].first_seen, at(0.0));
+    assert_eq!(segment_states(&out), vec![(4, SegmentCondition::Alert)]);
+    let stats = b.fusion_stats();
+    assert_eq!(
+        (stats.held, stats.held_raised, stats.held_expired),
+        (1, 1, 0)
+    );
+}
+
+#[test]
+fn held_evidence_nothing_corroborates_expires_without_an_alert() {
+    let mut b = book();
+    b.on_finding(
+        Finding::Intrusion(weak("fence-a/zone1", EvidenceKind::Fence, 4900.0, 0.0)),
+        at(0.0),
+    );
+    // Within the 15 s hold it is still waiting; after it, it is gone.
+    assert!(alerts(&b.on_tick(at(14.0))).is_empty());
+    assert_eq!(b.fusion_stats().held_expired, 0);
+    assert!(alerts(&b.on_tick(at(15.0))).is_empty());
+    assert_eq!(b.fusion_stats().held_expired, 1);
+    // Fresh evidence later starts over, held again.
+    let out = b.on_finding(
+        Finding::Intrusion(weak("trench-a/geo0", EvidenceKind::Ground, 4900.0, 16.0)),
+        at(16.0),
+    );
+    assert!(alerts(&out).is_empty());
+    assert_eq!(b.fusion_stats().held, 2);
+}
+
+#[test]
+fn a_beam_or_a_camera_alerts_alone_but_weakly() {
+    let mut b = book();
+    let a = alerts(&b.on_finding(
+        Finding::Intrusion(weak("trench-a/beam0", EvidenceKind::Beam, 4900.0, 0.0)),
+        at(0.0),
+    ))
+    .into_iter()
+    .cloned()
+    .collect::<Vec<_>>();
+    assert_eq!((a.len(), a[0].priority), (1, Priority::Low));
+    let a = alerts(&b.on_finding(
+        Finding::Intrusion(weak("cam-1", EvidenceKind::Thermal, 2500.0, 0.0)),
+        at(0.0),
+    ))
+    .into_iter()
+    .cloned()
+    .collect::<Vec<_>>();
+    assert_eq!((a.len(), a[0].segment_id.as_str()), (1, "S002"));
+}
+
+#[test]
+fn priority_rises_with_the_mix_of_sensor_kinds_at_one_place() {
+    let mut b = book();
+    let first = b.on_finding(
+        Finding::Intrusion(ev("cam-1", EvidenceKind::Thermal, 4900.0, 0.0)),
+        at(0.0),
+    );
+    assert_eq!(alerts(&first)[0].priority, Priority::Low);
+    let out = b.on_finding(
+        Finding::Intrusion(ev("fence-a/zone1", EvidenceKind::Fence, 4920.0, 1.0)),
+        at(1.0),
+    );
+    assert_eq!(
+        alerts(&out)[0].priority,
+        Priority::High,
+        "a human-sized blob with fence activity in the same place"
+    );
+    let out = b.on_finding(
+        Finding::Intrusion(ev("trench-a/geo0", EvidenceKind::Ground, 4910.0, 2.0)),
+        at(2.0),
+    );
+    assert_eq!(alerts(&out)[0].priority, Priority::Critical);
+    assert_eq!(b.open_count(), 1);
+}
+
+#[test]
+fn a_walker_along_the_wall_is_one_incident_that_moves_between_segments() {
+    let mut b = book();
+    let mut ids = std::collections::BTreeSet::new();
+    let mut messages = Vec::new();
+    let mut boards = Vec::new();
+    // A camera follows someone walking from 4900 m to 5200 m at 1.5 m/s.
+    for i in 0..=200 {
+        let t = f64::from(i);
+        let c = 4900.0 + 1.5 * t;
+        let out = b.on_finding(
+            Finding::Intrusion(ev("cam-1", EvidenceKind::Thermal, c, t)),
+            at(t),
+        );
+        let mut tick = b.on_tick(at(t + 0.5));
+        let mut all = out;
+        all.append(&mut tick);
+        for a in alerts(&all) {
+            ids.insert(a.id.clone());
+            messages.push(a.clone());
+        }
+        boards.extend(segment_states(&all));
+    }
+    assert_eq!(ids.len(), 1, "one incident, not one per segment");
+    let moved: Vec<&AlertMessage> = messages.iter().filter(|m| m.moved_from.is_some()).collect();
+    assert_eq!(moved.len(), 1);
+    let m = moved[0];
+    assert_eq!(
+        (m.segment_id.as_str(), m.moved_from.as_deref(), m.state),
+        ("S005", Some("S004"), AlertState::Updated)
+    );
+    // It moved once 25 m past the boundary, not before.
+    assert!(
+        m.chainage_m >= 5025.0 && m.chainage_m < 5040.0,
+        "{}",
+        m.chainage_m
+    );
+    assert!(
+        boards.contains(&(4, SegmentCondition::Quiet))
+            && boards.contains(&(5, SegmentCondition::Alert)),
+        "{boards:?}"
+    );
+    // Every message before the move is in S004, every one after in S005.
+    let split = messages
+        .iter()
+        .position(|m| m.moved_from.is_some())
+        .unwrap();
+    assert!(messages[..split].iter().all(|m| m.segment_id == "S004"));
+    assert!(messages[split..].iter().all(|m| m.segment_id == "S005"));
+    let json = serde_json::to_value(m).unwrap();
+    assert_eq!(json["moved_from"], "S004");
+    assert!(
+        serde_json::to_value(&messages[0])
+            .unwrap()
+            .get("moved_from")
+            .is_none(),
+        "only the moving message carries moved_from"
+    );
+}
+
+#[test]
+fn two_intruders_far_enough_apart_are_two_incidents() {
+    let mut b = book();
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..10 {
+        let t = f64::from(i);
+        for c in [4600.0, 4900.0] {
+            for a in alerts(&b.on_finding(
+                Finding::Intrusion(ev("cam-1", EvidenceKind::Thermal, c, t)),
+                at(t),
+            )) {
+                ids.insert(a.id.clone());
+            }
+        }
+    }
+    assert_eq!(ids.len(), 2, "300 m apart");
+    assert_eq!(b.open_count(), 2);
+}
+
+#[test]
+fn wind_and_low_contrast_degrade_segments_and_say_why() {
+    let mut b = book_with_camera();
+    let out = b.on_finding(
+        Finding::Wind {
+            device: "fence-a".into(),
+            on: true,
+            detail: "test".into(),
+            at: at(0.0),
+        },
+        at(0.0),
+    );
+    let states: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Segment(_, st) => Some(st.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!states.is_empty());
+    assert!(states
+        .iter()
+        .all(|st| st.state == SegmentCondition::Degraded
+            && st.reasons == vec!["fence-a: wind".to_string()]));
+    // Tamper is never suppressed by wind.
+    let out = b.on_finding(
+        Finding::Tamper {
+            device: "fence-a".into(),
+            kind: TamperKind::Cut,
+            evidence: ev("fence-a", EvidenceKind::Tamper, 5000.0, 1.0),
+        },
+        at(1.0),
+    );
+    assert_eq!(alerts(&out)[0].kind, AlertKind::Tamper);
+    let out = b.on_finding(
+        Finding::Wind {
+            device: "fence-a".into(),
+            on: false,
+            detail: "calm".into(),
+            at: at(40.0),
+        },
+        at(40.0),
+    );
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Segment(_, st) if st.reasons.is_empty())));
+
+    let mut b = book_with_camera();
+    assert!(b
+        .on_camera_contrast("no-such-camera", true, at(45.0))
+        .is_empty());
+    let out = b.on_camera_contrast("cam-1", true, at(50.0));
+    let reasons: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Segment(_, st) => Some((st.state, st.reasons.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!reasons.is_empty(), "the camera watches some segments");
+    assert!(reasons
+        .iter()
+        .all(|(st, r)| *st == SegmentCondition::Degraded
+            && r == &["cam-1: low_contrast".to_string()]));
+    let out = b.on_camera_contrast("cam-1", false, at(60.0));
+    assert!(out
+        .iter()
+        .all(|o| matches!(o, Output::Segment(_, st) if st.state == SegmentCondition::Quiet)));
 }
