@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod mqtt;
 pub mod rules;
 pub mod runtime;
+pub mod score;
 pub mod sentence;
 #[cfg(feature = "sim")]
 pub mod sim;
