@@ -243,6 +243,35 @@ impl CameraPipeline {
         &self.settings.id
     }
 
+    /// The settings in use.
+    pub fn settings(&self) -> &CameraSettings {
+        &self.settings
+    }
+
+    /// Takes new settings (a config reload or a profile change) without
+    /// losing what the camera has learned: the background and the tracks
+    /// stay; only a changed mounting starts the geometry (and the tracks,
+    /// whose ground points it placed) over.
+    pub fn reconfigure(&mut self, settings: CameraSettings) {
+        if let Some(kernel) = self.kernel.as_mut() {
+            kernel.set_params(settings.kernel);
+        }
+        if settings.mount != self.settings.mount {
+            self.model = self.kernel.as_ref().and_then(|k| {
+                let (w, h) = k.size();
+                CameraModel::new(settings.mount, w as u32, h as u32).ok()
+            });
+            self.tracker = Tracker::new(settings.track);
+            self.sightings.clear();
+            self.last_evidence.clear();
+            self.first_seen.clear();
+            self.frozen.clear();
+        } else if settings.track != self.settings.track {
+            self.tracker.set_params(settings.track);
+        }
+        self.settings = settings;
+    }
+
     /// Processes one frame received at `now` (captured at `captured`, if
     /// the frame says); returns the evidence it gives and what was dropped.
     pub fn process(

@@ -295,3 +295,33 @@ fn a_washed_out_scene_is_reported_after_a_while_and_restored_with_hysteresis() {
         "{changes:?}"
     );
 }
+
+#[test]
+fn reconfiguring_keeps_the_learned_background_and_applies_the_new_threshold() {
+    let (mut p, model, wall) = pipeline();
+    let scene = Array2::from_elem((H, W), GROUND);
+    for i in 0..40 {
+        p.process(scene.view(), None, t(i));
+    }
+    let learned = p.kernel.as_ref().unwrap().background().to_owned();
+    let mut thermal = ThermalConfig::default();
+    thermal.delta_t_k = 1.5;
+    p.reconfigure(CameraSettings::resolve(&camera(), &thermal));
+    assert_eq!(p.settings().kernel.delta_t, 150);
+    assert_eq!(p.kernel.as_ref().unwrap().params().delta_t, 150);
+    assert_eq!(
+        p.kernel.as_ref().unwrap().background(),
+        learned.view(),
+        "nothing relearned"
+    );
+    assert!(p.model.is_some(), "same mounting: the geometry stays");
+    // A person 2 K warmer than the ground: invisible at 3 K, seen at 1.5 K.
+    let foot = wall.position_at(5560.0);
+    let mut seen = 0;
+    for i in 40..60 {
+        let mut frame = scene.clone();
+        paint(&mut frame, &model, foot, 0.6, 1.8, GROUND + 200);
+        seen += p.process(frame.view(), None, t(i)).0.len();
+    }
+    assert!(seen > 0, "the lowered threshold applies at once");
+}
