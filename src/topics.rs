@@ -134,6 +134,12 @@ impl Topics {
         format!("{}daemon/{instance}/status", self.prefix)
     }
 
+    /// The outcome of the daemon's last config reload, retained (an
+    /// extension to the spec).
+    pub fn daemon_config(&self, instance: &str) -> String {
+        format!("{}daemon/{instance}/config", self.prefix)
+    }
+
     /// The daemon's retained counters (an extension to the spec).
     pub fn daemon_stats(&self, instance: &str) -> String {
         format!("{}daemon/{instance}/stats", self.prefix)

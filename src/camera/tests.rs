@@ -304,8 +304,10 @@ fn reconfiguring_keeps_the_learned_background_and_applies_the_new_threshold() {
         p.process(scene.view(), None, t(i));
     }
     let learned = p.kernel.as_ref().unwrap().background().to_owned();
-    let mut thermal = ThermalConfig::default();
-    thermal.delta_t_k = 1.5;
+    let thermal = ThermalConfig {
+        delta_t_k: 1.5,
+        ..ThermalConfig::default()
+    };
     p.reconfigure(CameraSettings::resolve(&camera(), &thermal));
     assert_eq!(p.settings().kernel.delta_t, 150);
     assert_eq!(p.kernel.as_ref().unwrap().params().delta_t, 150);
