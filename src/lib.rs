@@ -26,6 +26,7 @@ pub mod kernel;
 pub mod layout;
 pub mod metrics;
 pub mod mqtt;
+pub mod record;
 pub mod rules;
 pub mod runtime;
 pub mod sentence;
