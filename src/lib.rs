@@ -27,6 +27,7 @@ pub mod layout;
 pub mod metrics;
 pub mod mqtt;
 pub mod record;
+pub mod replay;
 pub mod rules;
 pub mod runtime;
 pub mod sentence;
