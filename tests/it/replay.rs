@@ -14,12 +14,13 @@ use crate::test_config;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-/// The test config with the fence RMS threshold at `rms_mg` (fence-s1's
-/// zone 2 takes it: 2 of 3 readings at or over it).
+/// The test config with a camera and the fence RMS threshold at `rms_mg`
+/// (fence-s1's zone 2 takes it: 2 of 3 readings at or over it).
 fn config(dir: &Path, port: u16, serial: &Path, rms_mg: f64) -> String {
     format!(
-        "{}\n[detection.fence]\nrms_mg = {rms_mg:.1}\n",
-        test_config(dir, port, true, serial)
+        "{}{}\n[detection.fence]\nrms_mg = {rms_mg:.1}\n",
+        test_config(dir, port, true, serial),
+        crate::camera::camera_config(),
     )
 }
 
@@ -52,10 +53,11 @@ impl Recording {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    async fn wait_log(&self, text: &str, within: Duration) {
+    /// Waits until `count` lines of the log contain `text`.
+    async fn wait_log(&self, text: &str, count: usize, within: Duration) {
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if self.log_text().contains(text) {
+            if self.log_text().lines().filter(|l| l.contains(text)).count() >= count {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -144,8 +146,9 @@ async fn a_recording_replays_the_live_alerts_and_tells_two_thresholds_apart() {
     // Live, with the OLD threshold (400 mg), recording.
     let daemon = Recording::start(&old, &recording, d.join("rampart.log"));
     let mut w = Watcher::start(port, &["rampart/v1/alert/+"]).await;
-    daemon.wait_log("serial port opened", WAIT).await;
-    daemon.wait_log("mqtt source subscribed", WAIT).await;
+    daemon.wait_log("serial port opened", 1, WAIT).await;
+    // One subscription each for sensors, acknowledgements and frames.
+    daemon.wait_log("mqtt source subscribed", 3, WAIT).await;
     // fence-quiet never speaks (2 s deadline): offline before anything else.
     w.alert(WAIT, "fence-quiet offline", |v| {
         v["kind"] == "sensor_offline" && v["state"] == "raised"
@@ -183,6 +186,17 @@ async fn a_recording_replays_the_live_alerts_and_tells_two_thresholds_apart() {
         v["id"] == fence_id.as_str() && v["acked_by"] == "op-7"
     })
     .await;
+    // A frame (it only seeds the background) and one that is not a frame:
+    // once the second is rejected, both are in the recording.
+    let frame = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/frames/test-frame.rtf1"
+    ))
+    .unwrap();
+    w.publish("rampart/v1/camera/cam-t/frame", &frame).await;
+    w.publish("rampart/v1/camera/cam-t/frame", &[b'?'; 40])
+        .await;
+    daemon.wait_log("reason=\"unknown_format\"", 1, WAIT).await;
     let log_path = daemon.log.clone();
     assert!(daemon.stop().success());
     let log = std::fs::read_to_string(log_path).unwrap();
@@ -233,6 +247,11 @@ async fn a_recording_replays_the_live_alerts_and_tells_two_thresholds_apart() {
         "the acknowledgement replays too: {acked:#}"
     );
     assert_eq!(doc["counts"]["rejected"]["checksum_mismatch"], 1);
+    assert_eq!(doc["counts"]["rejected"]["unknown_format"], 1);
+    assert_eq!(
+        doc["counts"]["frames"], 1,
+        "every recorded frame is processed"
+    );
     assert_eq!(doc["counts"]["sentences"], 3);
     assert!(doc["speed"]["records_per_s"].as_f64().unwrap() > 0.0);
 
