@@ -9,7 +9,7 @@
 //! drains what the engine produced, publishes `offline` and disconnects.
 //!
 //! With [`RunOptions::record`], the sources also tap their raw input to the
-//! [recorder](crate::record::recorder), which never makes them wait; it
+//! [`recorder`], which never makes them wait; it
 //! finishes the recording once the sources have stopped.
 
 use std::collections::{BTreeMap, HashMap};

@@ -128,7 +128,10 @@ impl Tap {
 
     /// A frame payload from `camera` (unless frames are not recorded).
     pub fn frame(&self, at: Timestamp, camera: &str, payload: &Bytes) {
-        if let Some(inner) = self.live().filter(|i| i.frames) {
+        if !self.inner.as_ref().is_some_and(|i| i.frames) {
+            return;
+        }
+        if let Some(inner) = self.live() {
             inner.offer(Record::frame(at, camera, payload.clone()));
         }
     }
