@@ -9,8 +9,8 @@
 //! drains what the engine produced, publishes `offline` and disconnects.
 //!
 //! With [`RunOptions::record`], the sources also tap their raw input to the
-//! [`recorder`], which never makes them wait; it
-//! finishes the recording once the sources have stopped.
+//! [`recorder`], which never makes them wait; it finishes the recording once
+//! the sources have stopped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

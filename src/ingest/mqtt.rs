@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use super::camera::{note_replaced, CameraSlot};
-use super::{Ack, Binding, Inbound, LineHandler};
+use super::{Ack, Binding, Inbound, LineHandler, MAX_ACK_BYTES};
 use crate::mqtt::{self, Backoff};
 use crate::record::recorder::Tap;
 use crate::record::Source;
@@ -146,7 +146,11 @@ impl MqttSource {
     /// Hands a well-formed acknowledgement to the engine.
     async fn on_ack(&mut self, payload: &bytes::Bytes) -> bool {
         let received = self.shared.clock.now();
-        self.tap.ack(received, payload);
+        // Anything longer is refused for its length alone: no need to keep it all.
+        self.tap.ack(
+            received,
+            &payload.slice(..payload.len().min(MAX_ACK_BYTES + 1)),
+        );
         match Ack::parse(payload) {
             Ok(ack) => self.handler.send(Inbound::Ack { ack, received }).await,
             Err(why) => {

@@ -3,10 +3,11 @@
 //! With `rampart run --record FILE` every source hands what it receives —
 //! sentence bytes exactly as read (a serial chunk, a whole MQTT payload),
 //! thermal frame payloads, operator acknowledgements — with its receipt
-//! time to the [`recorder`], which appends it to a file in the [`format`](mod@format)
-//! described there. `rampart replay` ([`crate::replay`]) reads it back and
-//! runs detection on it, re-framing and re-parsing the bytes with the same
-//! codec, so bad lines replay as rejections.
+//! time to the [`recorder`], which appends it to a file in the
+//! [`format`](mod@format) described there. `rampart replay`
+//! ([`crate::replay`]) reads it back and runs detection on it, re-framing
+//! and re-parsing the bytes with the same codec, so bad lines replay as
+//! rejections.
 //!
 //! A [`Record`] is also the input of the replay driver, so simulated input
 //! can be fed to it without a file.

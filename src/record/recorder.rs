@@ -58,13 +58,10 @@ pub struct RecordOptions {
 /// Why recording could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("cannot create the recording {path}: {source}")]
-    Create {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("cannot write the recording header to {path}: {source}")]
-    Header { path: String, source: WriteError },
+    #[error("cannot create the recording {path}: {error}")]
+    Create { path: String, error: std::io::Error },
+    #[error("cannot write the recording header to {path}: {error}")]
+    Header { path: String, error: WriteError },
     #[error("cannot start the recorder thread: {0}")]
     Thread(std::io::Error),
 }
@@ -239,17 +236,15 @@ pub fn start(
     shared: Arc<Shared>,
 ) -> Result<(Tap, Recorder), RecordError> {
     let path = options.path.display().to_string();
-    let file = File::create(&options.path).map_err(|source| RecordError::Create {
+    let file = File::create(&options.path).map_err(|error| RecordError::Create {
         path: path.clone(),
-        source,
+        error,
     })?;
-    let writer =
-        Writer::new(BufWriter::with_capacity(BUFFER_BYTES, file), header).map_err(|source| {
-            RecordError::Header {
-                path: path.clone(),
-                source,
-            }
-        })?;
+    let buffered = BufWriter::with_capacity(BUFFER_BYTES, file);
+    let writer = Writer::new(buffered, header).map_err(|error| RecordError::Header {
+        path: path.clone(),
+        error,
+    })?;
     let (tap, rx, queue) = channel(QUEUE_RECORDS, options.frames, shared.clone());
     let for_thread = options.clone();
     let thread = std::thread::Builder::new()
