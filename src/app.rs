@@ -7,6 +7,10 @@
 //! ```
 //! Shutdown: sources stop first; the engine drains what they sent; the sink
 //! drains what the engine produced, publishes `offline` and disconnects.
+//!
+//! With [`RunOptions::record`], the sources also tap their raw input to the
+//! [`recorder`], which never makes them wait; it finishes the recording once
+//! the sources have stopped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -17,7 +21,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
-use crate::camera::{CameraPipeline, CameraSettings};
 use crate::config::Loaded;
 use crate::engine::Engine;
 use crate::incident::Output;
@@ -26,6 +29,8 @@ use crate::ingest::mqtt::MqttSource;
 use crate::ingest::serial::SerialSource;
 use crate::ingest::Inbound;
 use crate::mqtt::LinkConfig;
+use crate::record::recorder::{self, RecordError, RecordOptions, Tap};
+use crate::record::{Header, Recorded};
 use crate::runtime::{Clock, Shared};
 use crate::sink::journal::Journal;
 use crate::sink::publisher::{Publisher, Telemetry};
@@ -56,6 +61,15 @@ pub enum StartError {
     Broker(String),
     #[error("cannot start the worker thread of camera {0}: {1}")]
     Thread(String, std::io::Error),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// How to run, beyond the config: what the command line adds.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Record the raw input to a file (`--record`).
+    pub record: Option<RecordOptions>,
 }
 
 /// Runs the daemon until `shutdown` completes; returns the final counters.
@@ -63,6 +77,16 @@ pub async fn run(
     loaded: Loaded,
     shutdown: impl Future<Output = ()>,
 ) -> Result<BTreeMap<String, u64>, StartError> {
+    run_with(loaded, RunOptions::default(), shutdown).await
+}
+
+/// [`run`] with options from the command line.
+pub async fn run_with(
+    loaded: Loaded,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<BTreeMap<String, u64>, StartError> {
+    let config_path = loaded.path.display().to_string();
     let config = loaded.config;
     let wall = Arc::new(loaded.wall);
     let link = LinkConfig::new(&config.mqtt, &config.instance)?;
@@ -79,6 +103,15 @@ pub async fn run(
             path: journal_path.display().to_string(),
             source,
         })?;
+    let id_prefix = incident_id_prefix(&config.instance, clock);
+    let (tap, recorder) = match &options.record {
+        Some(record) => {
+            let header = recording_header(&config, &config_path, clock, &id_prefix, record);
+            let (tap, recorder) = recorder::start(record, &header, shared.clone())?;
+            (tap, Some(recorder))
+        }
+        None => (Tap::off(), None),
+    };
     info!(
         instance = %config.instance,
         wall_km = wall.length_m() / 1000.0,
@@ -102,7 +135,6 @@ pub async fn run(
         AlertSink::new(journal, publisher, link.topics.clone(), shared.clone()).run(out_rx),
     );
 
-    let id_prefix = incident_id_prefix(&config.instance, clock);
     let wall_for_cameras = wall.clone();
     let engine = Engine::new(&config, wall, clock.started(), &id_prefix);
     let engine_task = tokio::spawn(run_engine(engine, in_rx, out_tx, shared.clone()));
@@ -111,12 +143,11 @@ pub async fn run(
         start_cameras(&config, &wall_for_cameras, in_tx.clone(), shared.clone())?;
     let mut sources = JoinSet::new();
     for port in &config.serial {
-        let src = SerialSource::new(port.clone(), in_tx.clone(), shared.clone());
+        let src = SerialSource::new(port.clone(), in_tx.clone(), shared.clone(), tap.clone());
         sources.spawn(src.run(stop_rx.clone()));
     }
-    sources.spawn(
-        MqttSource::new(link.clone(), in_tx, slots.clone(), shared.clone()).run(stop_rx.clone()),
-    );
+    let mqtt = MqttSource::new(link.clone(), in_tx, slots.clone(), shared.clone(), tap);
+    sources.spawn(mqtt.run(stop_rx.clone()));
     let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
 
     shutdown.await;
@@ -127,9 +158,14 @@ pub async fn run(
     for slot in slots.values() {
         slot.close();
     }
+    // The sources held the taps: the recorder writes what is queued, the
+    // end marker, and closes the file.
     let _ = tokio::task::spawn_blocking(move || {
         for w in workers {
             let _ = w.join();
+        }
+        if let Some(recorder) = recorder {
+            recorder.finish();
         }
     })
     .await;
@@ -151,6 +187,37 @@ pub async fn run(
     Ok(counters)
 }
 
+/// What a recording says about this run.
+fn recording_header(
+    config: &crate::config::Config,
+    config_path: &str,
+    clock: Clock,
+    id_prefix: &str,
+    record: &RecordOptions,
+) -> Header {
+    let sources = config
+        .serial
+        .iter()
+        .map(|p| format!("serial:{}", p.path.display()))
+        .chain(["mqtt:sensor/+".to_owned(), "mqtt:ack".to_owned()])
+        .chain(config.camera.iter().map(|c| format!("camera:{}", c.id)))
+        .collect();
+    Header {
+        instance: config.instance.clone(),
+        started_ms: clock.started().millis(),
+        started: clock.started().to_string(),
+        id_prefix: id_prefix.to_owned(),
+        rampart_version: env!("CARGO_PKG_VERSION").to_owned(),
+        config: config_path.to_owned(),
+        recorded: Recorded {
+            sentences: true,
+            frames: record.frames,
+            acks: true,
+        },
+        sources,
+    }
+}
+
 /// One slot and one worker thread per configured camera.
 #[allow(clippy::type_complexity)]
 fn start_cameras(
@@ -165,19 +232,16 @@ fn start_cameras(
     ),
     StartError,
 > {
-    let limits = crate::frame::FrameLimits {
-        max_pixels: config.thermal.max_frame_pixels,
-    };
+    let limits = camera::frame_limits(config);
     let mut slots = HashMap::new();
     let mut workers = Vec::new();
-    for cam in &config.camera {
-        let settings = CameraSettings::resolve(cam, &config.thermal);
-        let pipeline = CameraPipeline::new(settings, wall.clone());
+    for pipeline in camera::pipelines(config, wall) {
+        let id = pipeline.id().to_owned();
         let slot = Arc::new(CameraSlot::default());
         let worker =
             camera::spawn_worker(pipeline, slot.clone(), limits, tx.clone(), shared.clone())
-                .map_err(|e| StartError::Thread(cam.id.clone(), e))?;
-        slots.insert(cam.id.clone(), slot);
+                .map_err(|e| StartError::Thread(id.clone(), e))?;
+        slots.insert(id, slot);
         workers.push(worker);
     }
     Ok((slots, workers))

@@ -1,10 +1,17 @@
-//! The `rampart` command: run the daemon, run the demo, check a config.
+//! The `rampart` command: run the daemon (and record its input), replay a
+//! recording, run the demo, check a config.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
+use rampart::app::RunOptions;
+use rampart::record::format::Reader;
+use rampart::record::recorder::RecordOptions;
+use rampart::replay::{compare, report as show, Replay, Start};
 
 #[cfg(feature = "sim")]
 mod demo;
@@ -27,7 +34,13 @@ enum Command {
         /// The config file (TOML).
         #[arg(short, long, default_value = "config/rampart.toml")]
         config: PathBuf,
+        #[command(flatten)]
+        record: RecordArgs,
     },
+    /// Run detection on a recording with a config, as fast as the CPU
+    /// allows, and print the incidents it raises (exit 2 on a usage or
+    /// config error, 1 if the recording is damaged before its end).
+    Replay(ReplayArgs),
     /// Start an embedded broker, the daemon and the firmware simulator with
     /// a scripted scenario on the demo wall, and show the alerts.
     #[cfg(feature = "sim")]
@@ -41,6 +54,66 @@ enum Command {
     PrintDefaultConfig,
 }
 
+#[derive(clap::Args)]
+struct RecordArgs {
+    /// Record every raw input (sentence bytes, thermal frames, operator
+    /// acknowledgements) with its receipt time to FILE, for `rampart
+    /// replay`. The file is replaced if it exists.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// With --record: record thermal frames too (they are most of the bytes).
+    #[arg(
+        long,
+        value_name = "BOOL",
+        requires = "record",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        default_value_t = true,
+        default_missing_value = "true"
+    )]
+    record_frames: bool,
+    /// With --record: stop recording once the file reaches SIZE (bytes, or
+    /// with a K, M or G suffix, binary). Detection carries on.
+    #[arg(long, value_name = "SIZE", requires = "record", value_parser = parse_size)]
+    record_max_bytes: Option<u64>,
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The config to replay with (NEW).
+    #[arg(short, long, value_name = "NEW.toml")]
+    config: PathBuf,
+    /// The recording, from `rampart run --record`.
+    recording: PathBuf,
+    /// Also replay with this config (OLD) and show which incidents appear
+    /// (only with NEW), disappear (only with OLD) or change.
+    #[arg(long, value_name = "OLD.toml")]
+    compare: Option<PathBuf>,
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `1048576`, `512K`, `100M`, `2G` (binary multiples; `KiB`, `MB`... too).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size like 1048576, 512K, 100M or 2G"))?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(format!("`{s}`: the unit must be K, M or G")),
+    };
+    n.checked_mul(1 << shift)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("`{s}` is not a usable size"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -49,7 +122,17 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::CheckConfig { file } => check_config(&file),
-        Command::Run { config } => report(run(config)),
+        Command::Run { config, record } => {
+            let options = RunOptions {
+                record: record.record.map(|path| RecordOptions {
+                    path,
+                    frames: record.record_frames,
+                    max_bytes: record.record_max_bytes,
+                }),
+            };
+            report(run(config, options))
+        }
+        Command::Replay(args) => replay(args),
         #[cfg(feature = "sim")]
         Command::Demo(args) => report(demo::run(args)),
     }
@@ -65,7 +148,7 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn check_config(file: &std::path::Path) -> ExitCode {
+fn check_config(file: &Path) -> ExitCode {
     match rampart::config::load(file) {
         Ok(loaded) => {
             let c = &loaded.config;
@@ -84,12 +167,157 @@ fn check_config(file: &std::path::Path) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(problems) => {
-            for p in &problems {
-                eprintln!("{p}");
-            }
-            eprintln!("{}: {} problem(s)", file.display(), problems.len());
+            print_problems(file, &problems);
             ExitCode::FAILURE
         }
+    }
+}
+
+fn print_problems(file: &Path, problems: &[rampart::config::Diagnostic]) {
+    for p in problems {
+        eprintln!("{p}");
+    }
+    eprintln!("{}: {} problem(s)", file.display(), problems.len());
+}
+
+/// Exit status for usage and config errors, as clap uses.
+const USAGE: u8 = 2;
+
+/// `rampart replay`: one pass over the recording, through one config or two.
+fn replay(args: ReplayArgs) -> ExitCode {
+    let load = |file: &Path| {
+        rampart::config::load(file)
+            .map_err(|problems| print_problems(file, &problems))
+            .ok()
+    };
+    let Some(new) = load(&args.config) else {
+        return ExitCode::from(USAGE);
+    };
+    let old = match &args.compare {
+        Some(file) => match load(file) {
+            Some(old) => Some(old),
+            None => return ExitCode::from(USAGE),
+        },
+        None => None,
+    };
+    let mut reader = match Reader::open(&args.recording) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rampart: {}: {e}", args.recording.display());
+            return ExitCode::from(USAGE);
+        }
+    };
+    let header = reader.header().clone();
+    let start = Start::from_header(&header);
+    let mut warnings = Vec::new();
+    let cameras = new.config.camera.len() + old.as_ref().map_or(0, |o| o.config.camera.len());
+    if !header.recorded.frames && cameras > 0 {
+        warnings.push(
+            "the recording holds no thermal frames (recorded with --record-frames=false): the cameras see nothing"
+                .to_owned(),
+        );
+    }
+    let mut replays: Vec<Replay> = std::iter::once(new)
+        .chain(old)
+        .map(|l| Replay::new(&l.config, Arc::new(l.wall), start.clone()))
+        .collect();
+
+    let began = Instant::now();
+    let mut damaged = false;
+    loop {
+        match reader.next_record() {
+            Ok(Some(record)) => {
+                for r in &mut replays {
+                    r.push(&record);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                damaged = !e.is_truncated_tail();
+                warnings.push(format!("{e}; the records before it were replayed"));
+                break;
+            }
+        }
+    }
+    let mut results = replays.into_iter().map(Replay::finish);
+    let (Some(new), old) = (results.next(), results.next()) else {
+        unreachable!("one replay at least");
+    };
+    let elapsed = began.elapsed();
+    for path in &new.unmatched_serial {
+        warnings.push(format!(
+            "serial line {path} is not in {}: any configured device was accepted on it",
+            args.config.display()
+        ));
+    }
+    if new.counts.long_gaps > 0 {
+        warnings.push(format!(
+            "{} gap(s) longer than {} s between records: ticking skipped to the next record after the first {} s",
+            new.counts.long_gaps,
+            rampart::replay::MAX_TICKED_GAP.as_secs(),
+            rampart::replay::MAX_TICKED_GAP.as_secs()
+        ));
+    }
+    for w in &warnings {
+        eprintln!("rampart: warning: {w}");
+    }
+
+    let new_config = args.config.display().to_string();
+    let old_config = args
+        .compare
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let new_run = show::Run {
+        config: &new_config,
+        result: &new,
+    };
+    let old_run = old.as_ref().map(|result| show::Run {
+        config: &old_config,
+        result,
+    });
+    let comparison = old.as_ref().map(|old| compare::compare(old, &new));
+    // Built whole and written once: a closed pipe (`| head`) is no error.
+    let mut out = String::new();
+    if args.json {
+        let recording = args.recording.display().to_string();
+        let meta = show::Meta {
+            recording: &recording,
+            header: &header,
+            elapsed,
+            warnings: &warnings,
+        };
+        let doc = show::json(&meta, new_run, old_run.zip(comparison.as_ref()));
+        out = format!("{doc:#}\n");
+    } else {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "{}: instance {}, started {}, recorded by rampart {}\n",
+            args.recording.display(),
+            header.instance,
+            start.started,
+            header.rampart_version
+        );
+        let _ = writeln!(out, "incidents with {new_config}:");
+        out.push_str(&show::table(&new, None));
+        if let (Some(old_run), Some(c)) = (old_run, &comparison) {
+            out.push('\n');
+            out.push_str(&show::comparison(old_run, new_run, c));
+        }
+        let _ = writeln!(out, "\n{}", show::summary(&new, elapsed));
+    }
+    {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout
+            .write_all(out.as_bytes())
+            .and_then(|()| stdout.flush());
+    }
+    if damaged {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -105,7 +333,7 @@ pub(crate) fn init_logging() {
         .init();
 }
 
-fn run(config: PathBuf) -> anyhow::Result<()> {
+fn run(config: PathBuf, options: RunOptions) -> anyhow::Result<()> {
     init_logging();
     let loaded = rampart::config::load(&config).map_err(|problems| {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
@@ -113,7 +341,7 @@ fn run(config: PathBuf) -> anyhow::Result<()> {
     })?;
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
-        rampart::app::run(loaded, shutdown_signal())
+        rampart::app::run_with(loaded, options, shutdown_signal())
             .await
             .map(|_| ())
             .context("daemon failed to start")

@@ -7,6 +7,9 @@
 //! (counted as `frames.replaced`): a slow kernel sheds stale frames and
 //! never stalls sentences or alerts. The worker owns the camera's state
 //! (background, tracks), so nothing is shared between cameras.
+//!
+//! [`process_frame`] is the one way a frame payload becomes evidence: the
+//! workers use it, and so does replay (inline, every frame, no shedding).
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -17,10 +20,13 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use super::Inbound;
-use crate::camera::CameraPipeline;
-use crate::frame::{self, FrameLimits};
+use crate::camera::{CameraPipeline, CameraSettings, FrameStats};
+use crate::config::Config;
+use crate::evidence::Evidence;
+use crate::frame::{self, FrameError, FrameLimits};
 use crate::runtime::Shared;
 use crate::time::Timestamp;
+use crate::wall::Wall;
 
 /// The newest undelivered frame of one camera.
 #[derive(Debug, Default)]
@@ -84,22 +90,19 @@ pub fn spawn_worker(
         let source: Arc<str> = format!("camera:{}", pipeline.id()).into();
         let id = pipeline.id().to_owned();
         while let Some((payload, received)) = slot.take() {
-            let frame = match frame::decode(&payload, &limits) {
-                Ok(f) => f,
+            let (evidence, stats) = match process_frame(&mut pipeline, &payload, &limits, received)
+            {
+                Ok(found) => found,
                 Err(e) => {
                     shared.counters.incr(&format!("frames.rejected.{id}"));
                     shared.reject(&source, e.reason(), &e.to_string(), b"");
                     continue;
                 }
             };
-            let captured = frame.capture_ms.map(Timestamp);
-            let (evidence, stats) = pipeline.process(frame.pixels.view(), captured, received);
             shared.counters.incr(&format!("frames.processed.{id}"));
-            shared.counters.add("frames.blobs", u64::from(stats.blobs));
-            shared.counters.add("frames.blobs_wrong_size", u64::from(stats.wrong_size));
-            shared.counters.add("frames.blobs_off_wall", u64::from(stats.off_wall));
-            shared.counters.add("frames.blobs_above_horizon", u64::from(stats.above_horizon));
-            shared.counters.add("frames.tracks_too_fast", u64::from(stats.too_fast));
+            for (name, n) in stat_counters(&stats) {
+                shared.counters.add(name, u64::from(n));
+            }
             for evidence in evidence {
                 debug!(camera = %id, chainage_m = evidence.chainage_m, detail = %evidence.detail, "thermal evidence");
                 let inbound = Inbound::Evidence {
@@ -112,6 +115,50 @@ pub fn spawn_worker(
             }
         }
     })
+}
+
+/// What the config allows a frame to be.
+pub fn frame_limits(config: &Config) -> FrameLimits {
+    FrameLimits {
+        max_pixels: config.thermal.max_frame_pixels,
+    }
+}
+
+/// A fresh pipeline for every configured camera, in config order.
+pub fn pipelines(config: &Config, wall: &Arc<Wall>) -> Vec<CameraPipeline> {
+    config
+        .camera
+        .iter()
+        .map(|cam| {
+            let settings = CameraSettings::resolve(cam, &config.thermal);
+            CameraPipeline::new(settings, wall.clone())
+        })
+        .collect()
+}
+
+/// Decodes one frame payload received at `received` (within `limits`) and
+/// runs it through its camera's pipeline: the evidence it gives and what
+/// the pipeline dropped, or why the payload is not a frame.
+pub fn process_frame(
+    pipeline: &mut CameraPipeline,
+    payload: &[u8],
+    limits: &FrameLimits,
+    received: Timestamp,
+) -> Result<(Vec<Evidence>, FrameStats), FrameError> {
+    let frame = frame::decode(payload, limits)?;
+    let captured = frame.capture_ms.map(Timestamp);
+    Ok(pipeline.process(frame.pixels.view(), captured, received))
+}
+
+/// The daemon's counter names for a frame's statistics, with their values.
+pub fn stat_counters(stats: &FrameStats) -> [(&'static str, u32); 5] {
+    [
+        ("frames.blobs", stats.blobs),
+        ("frames.blobs_wrong_size", stats.wrong_size),
+        ("frames.blobs_off_wall", stats.off_wall),
+        ("frames.blobs_above_horizon", stats.above_horizon),
+        ("frames.tracks_too_fast", stats.too_fast),
+    ]
 }
 
 /// Counts a replaced frame; logs (rate-limited) that frames are being shed.

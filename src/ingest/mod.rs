@@ -1,9 +1,11 @@
 //! Sources: the edges where sentences come in (serial lines, MQTT). Each
-//! source frames and parses its bytes with the one sentence codec, counts
-//! and logs (rate-limited) what it rejects, and hands good sentences to the
-//! engine over a bounded channel. A full channel makes the source wait (the
-//! serial driver buffers, MQTT holds back its acknowledgements): sentences
-//! are never dropped for lack of room.
+//! source frames and parses its bytes with the one sentence codec (through
+//! [`LineDecoder`], which replay uses too), counts and logs (rate-limited)
+//! what it rejects, and hands good sentences to the engine over a bounded
+//! channel. A full channel makes the source wait (the serial driver buffers,
+//! MQTT holds back its acknowledgements): sentences are never dropped for
+//! lack of room. With `--record`, each source also hands its raw input to a
+//! [`Tap`](crate::record::recorder::Tap), which never waits.
 
 pub mod camera;
 pub mod mqtt;
@@ -72,15 +74,6 @@ impl Ack {
     }
 }
 
-/// Turns one source's bytes into sentences for the engine.
-pub struct LineHandler {
-    /// Names the source in logs and counters (`serial:/dev/ttyUSB0`, `mqtt`).
-    label: Arc<str>,
-    framer: LineFramer,
-    tx: mpsc::Sender<Inbound>,
-    shared: Arc<Shared>,
-}
-
 /// Which devices may speak on a source.
 pub enum Binding<'a> {
     /// Any configured device may speak here.
@@ -91,38 +84,155 @@ pub enum Binding<'a> {
     OneOf(&'a [String]),
 }
 
+/// What one framed line became.
+#[derive(Debug, PartialEq)]
+pub enum Decoded<'a> {
+    /// A sentence the codec accepted from a device allowed on the source.
+    Sentence(Sentence),
+    /// A line the codec or the source's binding refused.
+    Rejected {
+        /// The stable counter name (`checksum_mismatch`, `wrong_source`, ...).
+        reason: &'static str,
+        /// What was wrong, for the log.
+        message: String,
+        /// The line as received (empty for an over-long line, which is not kept).
+        line: &'a [u8],
+    },
+}
+
+/// Frames, parses and checks one source's bytes: the one way bytes become
+/// sentences, in the daemon and in replay. Pure: no I/O, no clock.
+#[derive(Debug, Default)]
+pub struct LineDecoder {
+    framer: LineFramer,
+}
+
+impl LineDecoder {
+    /// A decoder with nothing buffered.
+    pub fn new() -> Self {
+        Self {
+            framer: LineFramer::new(),
+        }
+    }
+
+    /// Frames `bytes` and reports every complete line, in order. `last`
+    /// says the bytes end a message (an MQTT payload), so an unterminated
+    /// tail is taken too; otherwise it waits for the next call. Blank lines
+    /// (keep-alives, stray CR/LF pairs) are not reported.
+    pub fn push(
+        &mut self,
+        bytes: &[u8],
+        binding: &Binding<'_>,
+        last: bool,
+        mut on: impl FnMut(Decoded<'_>),
+    ) {
+        let mut event = |e: FramerEvent<'_>| {
+            if let Some(d) = check(e, binding) {
+                on(d);
+            }
+        };
+        self.framer.push(bytes, &mut event);
+        if last {
+            self.framer.finish(event);
+        }
+    }
+
+    /// Drops a partial line (after a read error, or before a new message).
+    pub fn reset(&mut self) {
+        self.framer.reset();
+    }
+}
+
+/// Checks one framed line against the codec and the source's binding.
+fn check<'a>(event: FramerEvent<'a>, binding: &Binding<'_>) -> Option<Decoded<'a>> {
+    let line = match event {
+        FramerEvent::TooLong => {
+            return Some(Decoded::Rejected {
+                reason: "too_long",
+                message: "line longer than 200 bytes discarded".into(),
+                line: b"",
+            })
+        }
+        FramerEvent::Line(line) => line,
+    };
+    if line.iter().all(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let sentence = match sentence::parse(line) {
+        Ok(s) => s,
+        Err(e) => {
+            return Some(Decoded::Rejected {
+                reason: e.reason(),
+                message: e.to_string(),
+                line,
+            })
+        }
+    };
+    let refusal = match binding {
+        Binding::Only(dev) if sentence.device != *dev => Some(format!(
+            "sentence from `{}` on the topic of `{dev}`",
+            sentence.device
+        )),
+        Binding::OneOf(devs) if !devs.is_empty() && !devs.contains(&sentence.device) => {
+            Some(format!(
+                "device `{}` is not configured on this line",
+                sentence.device
+            ))
+        }
+        _ => None,
+    };
+    Some(match refusal {
+        Some(message) => Decoded::Rejected {
+            reason: "wrong_source",
+            message,
+            line,
+        },
+        None => Decoded::Sentence(sentence),
+    })
+}
+
+/// Turns one source's bytes into sentences for the engine.
+pub struct LineHandler {
+    /// Names the source in logs and counters (`serial:/dev/ttyUSB0`, `mqtt`).
+    label: Arc<str>,
+    decoder: LineDecoder,
+    tx: mpsc::Sender<Inbound>,
+    shared: Arc<Shared>,
+}
+
 impl LineHandler {
     /// A handler for the source named `label`.
     pub fn new(label: &str, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
         Self {
             label: label.into(),
-            framer: LineFramer::new(),
+            decoder: LineDecoder::new(),
             tx,
             shared,
         }
     }
 
-    /// Frames, parses and forwards `bytes`. `last` says the bytes end a
-    /// message (an MQTT payload), so an unterminated tail is taken too.
-    /// Returns false when the engine is gone (shutting down).
-    pub async fn feed(&mut self, bytes: &[u8], binding: &Binding<'_>, last: bool) -> bool {
-        let Self {
-            label,
-            framer,
-            shared,
-            ..
-        } = self;
-        let checker = Checker {
-            label: label.as_ref(),
-            shared,
-            binding,
-        };
+    /// Frames, parses and forwards `bytes`, received at `received`. `last`
+    /// says the bytes end a message (an MQTT payload), so an unterminated
+    /// tail is taken too. Returns false when the engine is gone (shutting
+    /// down).
+    pub async fn feed(
+        &mut self,
+        bytes: &[u8],
+        binding: &Binding<'_>,
+        last: bool,
+        received: Timestamp,
+    ) -> bool {
         let mut accepted = Vec::new();
-        framer.push(bytes, |e| checker.event(e, &mut accepted));
-        if last {
-            framer.finish(|e| checker.event(e, &mut accepted));
-        }
-        let received = self.shared.clock.now();
+        let (label, shared) = (&self.label, &self.shared);
+        self.decoder
+            .push(bytes, binding, last, |decoded| match decoded {
+                Decoded::Sentence(s) => accepted.push(s),
+                Decoded::Rejected {
+                    reason,
+                    message,
+                    line,
+                } => shared.reject(label, reason, &message, line),
+            });
         for sentence in accepted {
             self.shared.counters.incr("sentences.accepted");
             let source = self.label.clone();
@@ -146,73 +256,65 @@ impl LineHandler {
 
     /// Drops a partial line (after a read error).
     pub fn reset(&mut self) {
-        self.framer.reset();
-    }
-}
-
-/// Checks one framed line against the codec and the source's binding.
-struct Checker<'a> {
-    label: &'a str,
-    shared: &'a Shared,
-    binding: &'a Binding<'a>,
-}
-
-impl Checker<'_> {
-    fn event(&self, event: FramerEvent<'_>, accepted: &mut Vec<Sentence>) {
-        match event {
-            FramerEvent::TooLong => {
-                self.shared.reject(
-                    self.label,
-                    "too_long",
-                    "line longer than 200 bytes discarded",
-                    b"",
-                );
-            }
-            FramerEvent::Line(line) => {
-                if let Some(s) = self.check(line) {
-                    accepted.push(s);
-                }
-            }
-        }
-    }
-
-    fn check(&self, line: &[u8]) -> Option<Sentence> {
-        // Blank lines (keep-alives, stray CR/LF pairs) are not sentences.
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            return None;
-        }
-        let sentence = match sentence::parse(line) {
-            Ok(s) => s,
-            Err(e) => {
-                self.shared
-                    .reject(self.label, e.reason(), &e.to_string(), line);
-                return None;
-            }
-        };
-        let refusal = match self.binding {
-            Binding::Only(dev) if sentence.device != *dev => Some(format!(
-                "sentence from `{}` on the topic of `{dev}`",
-                sentence.device
-            )),
-            Binding::OneOf(devs) if !devs.is_empty() && !devs.contains(&sentence.device) => {
-                Some(format!(
-                    "device `{}` is not configured on this line",
-                    sentence.device
-                ))
-            }
-            _ => None,
-        };
-        if let Some(why) = refusal {
-            self.shared.reject(self.label, "wrong_source", &why, line);
-            return None;
-        }
-        Some(sentence)
+        self.decoder.reset();
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Ack;
+    use super::{Ack, Binding, Decoded, LineDecoder};
+
+    fn decode(d: &mut LineDecoder, bytes: &[u8], binding: &Binding<'_>, last: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        d.push(bytes, binding, last, |e| {
+            out.push(match e {
+                Decoded::Sentence(s) => format!("{}#{}", s.device, s.seq),
+                Decoded::Rejected { reason, .. } => reason.to_owned(),
+            })
+        });
+        out
+    }
+
+    #[test]
+    fn the_decoder_joins_lines_across_pushes_and_checks_the_binding() {
+        let line = |dev: &str, seq: u32| {
+            let body = format!("RPHB,{dev},{seq},10,OK");
+            let cs = body.bytes().fold(0u8, |a, b| a ^ b);
+            format!("${body}*{cs:02X}\r\n")
+        };
+        let mut d = LineDecoder::new();
+        let devices = ["fence-1".to_owned()];
+        let on_line = Binding::OneOf(&devices);
+        let one = line("fence-1", 1);
+        let (head, tail) = one.split_at(9);
+        assert!(decode(&mut d, head.as_bytes(), &on_line, false).is_empty());
+        let rest = format!("{tail}\r\n$RPHB,bad*00\r\n{}", line("fence-2", 2));
+        assert_eq!(
+            decode(&mut d, rest.as_bytes(), &on_line, false),
+            ["fence-1#1", "checksum_mismatch", "wrong_source"]
+        );
+        // An unterminated tail waits, unless the bytes end a message.
+        let partial = line("fence-1", 3);
+        let partial = partial.trim_end();
+        assert!(decode(&mut d, partial.as_bytes(), &on_line, false).is_empty());
+        d.reset();
+        assert!(
+            decode(&mut d, b"", &on_line, true).is_empty(),
+            "reset dropped it"
+        );
+        assert_eq!(
+            decode(&mut d, partial.as_bytes(), &Binding::Only("fence-1"), true),
+            ["fence-1#3"]
+        );
+        assert_eq!(
+            decode(&mut d, partial.as_bytes(), &Binding::Only("fence-9"), true),
+            ["wrong_source"]
+        );
+        assert_eq!(
+            decode(&mut d, &[b'x'; 300], &Binding::Any, true),
+            ["too_long"]
+        );
+    }
 
     #[test]
     fn acknowledgements_are_parsed_and_checked() {

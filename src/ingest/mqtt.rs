@@ -5,6 +5,12 @@
 //! publisher can never stall reading and the other way round). It
 //! subscribes again after every (re)connection, and a sentence must name the
 //! device in its topic.
+//!
+//! With recording on, each message is recorded whole before it is handled
+//! (sentences of a well-formed sensor topic, every frame, every
+//! acknowledgement), with the receipt time the engine gets too. Frames are
+//! recorded before the camera slot, so the recording holds the frames the
+//! workers shed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,8 +20,10 @@ use tokio::sync::{mpsc, watch};
 use tracing::{info, warn};
 
 use super::camera::{note_replaced, CameraSlot};
-use super::{Ack, Binding, Inbound, LineHandler};
+use super::{Ack, Binding, Inbound, LineHandler, MAX_ACK_BYTES};
 use crate::mqtt::{self, Backoff};
+use crate::record::recorder::Tap;
+use crate::record::Source;
 use crate::runtime::Shared;
 use crate::sentence::is_valid_id;
 use crate::topics::Topics;
@@ -29,15 +37,18 @@ pub struct MqttSource {
     cameras: HashMap<String, Arc<CameraSlot>>,
     shared: Arc<Shared>,
     backoff: Backoff,
+    tap: Tap,
 }
 
 impl MqttSource {
-    /// A source feeding sentences to `tx` and frames to the `cameras`' slots.
+    /// A source feeding sentences to `tx` and frames to the `cameras`'
+    /// slots, recording what it receives into `tap`.
     pub fn new(
         link: mqtt::LinkConfig,
         tx: mpsc::Sender<Inbound>,
         cameras: HashMap<String, Arc<CameraSlot>>,
         shared: Arc<Shared>,
+        tap: Tap,
     ) -> Self {
         let (client, eventloop) = AsyncClient::new(link.options("in"), 64);
         Self {
@@ -48,6 +59,7 @@ impl MqttSource {
             cameras,
             shared,
             backoff: link.backoff(),
+            tap,
         }
     }
 
@@ -111,9 +123,11 @@ impl MqttSource {
     /// Hands a frame to its camera's slot, never waiting.
     fn on_frame(&self, camera: &str, payload: bytes::Bytes) {
         self.shared.counters.incr("frames.received");
+        let received = self.shared.clock.now();
+        self.tap.frame(received, camera, &payload);
         match self.cameras.get(camera) {
             Some(slot) => {
-                if slot.offer(payload, self.shared.clock.now()) {
+                if slot.offer(payload, received) {
                     note_replaced(&self.shared, camera);
                 }
             }
@@ -130,12 +144,15 @@ impl MqttSource {
     }
 
     /// Hands a well-formed acknowledgement to the engine.
-    async fn on_ack(&mut self, payload: &[u8]) -> bool {
+    async fn on_ack(&mut self, payload: &bytes::Bytes) -> bool {
+        let received = self.shared.clock.now();
+        // Anything longer is refused for its length alone: no need to keep it all.
+        self.tap.ack(
+            received,
+            &payload.slice(..payload.len().min(MAX_ACK_BYTES + 1)),
+        );
         match Ack::parse(payload) {
-            Ok(ack) => {
-                let received = self.shared.clock.now();
-                self.handler.send(Inbound::Ack { ack, received }).await
-            }
+            Ok(ack) => self.handler.send(Inbound::Ack { ack, received }).await,
             Err(why) => {
                 self.shared.reject(
                     "mqtt:ack",
@@ -162,9 +179,12 @@ impl MqttSource {
                 return true;
             }
         };
+        let received = self.shared.clock.now();
+        self.tap
+            .sentences(received, || Source::Mqtt(device.clone()), payload);
         self.handler.reset();
         self.handler
-            .feed(payload, &Binding::Only(&device), true)
+            .feed(payload, &Binding::Only(&device), true, received)
             .await
     }
 }

@@ -11,6 +11,11 @@
 //! read (a cable unplugged), is retried with a back-off that doubles from
 //! 100 ms up to the port's `retry_max` (default 1 s), and read again as soon
 //! as it opens, without restarting the daemon.
+//!
+//! With recording on, every chunk read is recorded as it came (with the
+//! time it was read, the same time the engine gets), and so is every drop
+//! of a partial line when the port is lost, so replay frames the stream the
+//! same way.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +27,8 @@ use tracing::{info, warn};
 
 use super::{Binding, Inbound, LineHandler};
 use crate::config::SerialPortConfig;
+use crate::record::recorder::Tap;
+use crate::record::Source;
 use crate::runtime::Shared;
 
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -31,16 +38,35 @@ pub struct SerialSource {
     config: SerialPortConfig,
     handler: LineHandler,
     shared: Arc<Shared>,
+    tap: Tap,
 }
 
 impl SerialSource {
-    pub fn new(config: SerialPortConfig, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
+    /// A source feeding `tx`, recording what it reads into `tap`.
+    pub fn new(
+        config: SerialPortConfig,
+        tx: mpsc::Sender<Inbound>,
+        shared: Arc<Shared>,
+        tap: Tap,
+    ) -> Self {
         let label = format!("serial:{}", config.path.display());
         Self {
             handler: LineHandler::new(&label, tx, shared.clone()),
             config,
             shared,
+            tap,
         }
+    }
+
+    /// The recording's name for this line.
+    fn source(&self) -> impl FnOnce() -> Source + '_ {
+        || Source::Serial(self.config.path.display().to_string())
+    }
+
+    /// Drops a partial line, in the recording too.
+    fn reset(&mut self) {
+        self.handler.reset();
+        self.tap.reset(self.shared.clock.now(), self.source());
     }
 
     /// Reads until `shutdown` turns true or the engine goes away.
@@ -85,7 +111,6 @@ impl SerialSource {
         shutdown: &mut watch::Receiver<bool>,
     ) -> ReadEnd {
         let mut buf = [0u8; 1024];
-        let binding = Binding::OneOf(&self.config.devices);
         loop {
             let n = tokio::select! {
                 r = port.read(&mut buf) => r,
@@ -93,16 +118,23 @@ impl SerialSource {
             };
             match n {
                 Ok(0) => {
-                    self.handler.reset();
+                    self.reset();
                     return ReadEnd::Lost("end of file".into());
                 }
                 Ok(n) => {
-                    if !self.handler.feed(&buf[..n], &binding, false).await {
+                    let received = self.shared.clock.now();
+                    self.tap.sentences(received, self.source(), &buf[..n]);
+                    let binding = Binding::OneOf(&self.config.devices);
+                    if !self
+                        .handler
+                        .feed(&buf[..n], &binding, false, received)
+                        .await
+                    {
                         return ReadEnd::Shutdown;
                     }
                 }
                 Err(e) => {
-                    self.handler.reset();
+                    self.reset();
                     return ReadEnd::Lost(e.to_string());
                 }
             }
