@@ -195,6 +195,7 @@ mod tests {
             instance: "t".into(),
             acked_by: None,
             acked_at: None,
+            moved_from: None,
         };
         let mut report = IncidentReport::raised(msg);
         report.cleared = cleared_s.map(|s| Timestamp(s * 1000));

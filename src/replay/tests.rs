@@ -42,18 +42,19 @@ fn mqtt(s: f64, device: &str, bytes: &str) -> Record {
     Record::sentences(at(s), Source::Mqtt(device.into()), bytes.to_owned())
 }
 
-/// Fence zone 1 (threshold 400 mg, 3 of 5) hit three times at 500 mg, a
+/// Fence zone 1 (threshold 400 mg, 3 of 5) hit three times at 900 mg (over
+/// twice the threshold: it alerts without waiting for corroboration), a
 /// geophone next to it, garbage, acknowledgements; the recording ends at 8 s.
 fn session() -> Vec<Record> {
-    let fz = |seq: u32| line(&format!("RPFZ,fence-a,{seq},1,500,900"));
+    let fz = |seq: u32| line(&format!("RPFZ,fence-a,{seq},1,900,1200"));
     let first = format!("{}{}", line("RPHB,fence-a,1,10,OK"), fz(2));
     let (head, tail) = first.split_at(first.len() - 7);
     vec![
         serial(1.0, head),
-        serial(1.05, &format!("{tail}$RPFZ,fence-a,3,1,500,900*00\r\n")),
+        serial(1.05, &format!("{tail}$RPFZ,fence-a,3,1,900,1200*00\r\n")),
         serial(2.0, &fz(4)),
         serial(3.0, &fz(5)),
-        mqtt(4.0, "trench-a", &line("RPGS,trench-a,1,0,1500")),
+        mqtt(4.0, "trench-a", &line("RPGS,trench-a,1,0,2500")),
         mqtt(5.0, "trench-a", &line("RPHB,fence-a,6,10,OK")),
         Record::ack(at(6.0), &br#"{"id": "rp-1", "by": "op-7"}"#[..]),
         Record::ack(at(6.5), &br#"{"id": "rp-99", "by": "op-7"}"#[..]),
@@ -178,7 +179,7 @@ fn a_serial_line_is_framed_across_chunks_with_its_binding_and_a_reset_drops_the_
 fn the_end_marker_says_how_long_the_daemon_watched() {
     // One geophone hit at 1 s. Without an end marker the input ends there:
     // the devices' deadlines run out after it and are left out.
-    let hit = || mqtt(1.0, "trench-a", &line("RPGS,trench-a,1,0,1500"));
+    let hit = || mqtt(1.0, "trench-a", &line("RPGS,trench-a,1,0,2500"));
     let r = replay(vec![hit()]);
     assert_eq!(r.incidents.len(), 1);
     assert_eq!(r.incidents[0].cleared, Some(at(61.0)));
@@ -207,8 +208,8 @@ fn the_end_marker_says_how_long_the_daemon_watched() {
 fn a_long_gap_is_not_ticked_through_to_its_end() {
     let ten_days = 10.0 * 86_400.0;
     let records = vec![
-        mqtt(1.0, "trench-a", &line("RPGS,trench-a,1,0,1500")),
-        mqtt(ten_days, "trench-a", &line("RPGS,trench-a,2,0,1500")),
+        mqtt(1.0, "trench-a", &line("RPGS,trench-a,1,0,2500")),
+        mqtt(ten_days, "trench-a", &line("RPGS,trench-a,2,0,2500")),
     ];
     let r = replay(records);
     assert_eq!(r.counts.long_gaps, 1);
