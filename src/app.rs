@@ -282,6 +282,10 @@ async fn run_engine(
                     }
                 },
                 Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
+                Some(Inbound::CameraContrast { camera, low, received, .. }) => {
+                    shared.counters.incr(if low { "cameras.low_contrast" } else { "cameras.contrast_restored" });
+                    engine.on_camera_contrast(&camera, low, received)
+                }
                 Some(Inbound::Ack { ack, received }) => match engine.on_ack(&ack.id, &ack.by, received) {
                     Some(outs) => {
                         shared.counters.incr("acks.accepted");

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, info, warn};
 
 use super::Inbound;
 use crate::camera::{CameraPipeline, CameraSettings, FrameStats};
@@ -108,6 +108,23 @@ pub fn spawn_worker(
                 let inbound = Inbound::Evidence {
                     evidence,
                     source: source.clone(),
+                };
+                if tx.blocking_send(inbound).is_err() {
+                    return;
+                }
+            }
+            if let Some(low) = stats.low_contrast {
+                let spread_k = f64::from(stats.scene_spread_ck.unwrap_or(0)) / 100.0;
+                if low {
+                    warn!(camera = %id, spread_k, "scene washed out (rain, dust or thermal crossover): people may be invisible; its segments are degraded");
+                } else {
+                    info!(camera = %id, spread_k, "scene contrast restored");
+                }
+                let inbound = Inbound::CameraContrast {
+                    camera: id.clone(),
+                    low,
+                    spread_k,
+                    received,
                 };
                 if tx.blocking_send(inbound).is_err() {
                     return;

@@ -37,6 +37,14 @@ pub enum Inbound {
     },
     /// An operator acknowledged an incident.
     Ack { ack: Ack, received: Timestamp },
+    /// A camera's scene lost its contrast (`low`) or got it back.
+    CameraContrast {
+        camera: String,
+        low: bool,
+        /// The scene's spread when it changed, kelvin.
+        spread_k: f64,
+        received: Timestamp,
+    },
 }
 
 /// An acknowledgement as operators publish it: `{"id": "...", "by": "..."}`

@@ -408,11 +408,15 @@ impl Replay {
         };
         match process_frame(pipeline, bytes, &self.limits, at) {
             Err(e) => self.counts.reject(e.reason()),
-            Ok((evidence, _)) => {
+            Ok((evidence, stats)) => {
                 self.counts.frames += 1;
                 for ev in evidence {
                     self.counts.evidence += 1;
                     let outs = self.engine.on_evidence(ev, at);
+                    self.take(outs);
+                }
+                if let Some(low) = stats.low_contrast {
+                    let outs = self.engine.on_camera_contrast(id, low, at);
                     self.take(outs);
                 }
             }
