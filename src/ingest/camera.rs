@@ -38,6 +38,9 @@ pub struct CameraSlot {
 #[derive(Debug, Default)]
 struct SlotState {
     frame: Option<(Bytes, Timestamp)>,
+    /// New settings (a reload or a profile change) for the worker to take
+    /// before its next frame.
+    settings: Option<CameraSettings>,
     closed: bool,
 }
 
@@ -51,12 +54,20 @@ impl CameraSlot {
         replaced
     }
 
-    /// Waits for a frame; None once the slot is closed.
-    fn take(&self) -> Option<(Bytes, Timestamp)> {
+    /// Hands the worker new settings, applied before its next frame (the
+    /// newest wins if several arrive in between).
+    pub fn reconfigure(&self, settings: CameraSettings) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.settings = Some(settings);
+    }
+
+    /// Waits for a frame, with any new settings to apply first; None once
+    /// the slot is closed.
+    fn take(&self) -> Option<(Bytes, Timestamp, Option<CameraSettings>)> {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if let Some(f) = s.frame.take() {
-                return Some(f);
+            if let Some((f, at)) = s.frame.take() {
+                return Some((f, at, s.settings.take()));
             }
             if s.closed {
                 return None;
@@ -89,7 +100,11 @@ pub fn spawn_worker(
     std::thread::Builder::new().name(name).spawn(move || {
         let source: Arc<str> = format!("camera:{}", pipeline.id()).into();
         let id = pipeline.id().to_owned();
-        while let Some((payload, received)) = slot.take() {
+        while let Some((payload, received, settings)) = slot.take() {
+            if let Some(settings) = settings {
+                pipeline.reconfigure(settings);
+                info!(camera = %id, "camera settings changed");
+            }
             let (evidence, stats) = match process_frame(&mut pipeline, &payload, &limits, received)
             {
                 Ok(found) => found,
@@ -200,14 +215,23 @@ mod tests {
             slot.offer(Bytes::from_static(b"two"), Timestamp(2)),
             "replaced"
         );
-        let (bytes, at) = slot.take().unwrap();
+        let (bytes, at, settings) = slot.take().unwrap();
         assert_eq!((&bytes[..], at), (&b"two"[..], Timestamp(2)));
+        assert!(settings.is_none());
         assert!(!slot.offer(Bytes::from_static(b"three"), Timestamp(3)));
+        let (config, _) = crate::testkit::fixture();
+        let cam = crate::testkit::camera_south_of_wall(50.0);
+        let mut settings = CameraSettings::resolve(&cam, &config.thermal);
+        slot.reconfigure(settings.clone());
+        settings.kernel.delta_t = 123;
+        slot.reconfigure(settings);
         slot.close();
+        let (_, at, settings) = slot.take().unwrap();
+        assert_eq!(at, Timestamp(3), "what is waiting is still handed over");
         assert_eq!(
-            slot.take().map(|f| f.1),
-            Some(Timestamp(3)),
-            "what is waiting is still handed over"
+            settings.map(|s| s.kernel.delta_t),
+            Some(123),
+            "the newest settings come with the next frame"
         );
         assert!(slot.take().is_none());
     }
