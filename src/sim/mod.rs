@@ -17,6 +17,7 @@ pub mod pty;
 pub mod rng;
 pub mod scenario;
 pub mod thermal;
+pub mod world;
 
 use std::collections::HashMap;
 use std::io::Write;

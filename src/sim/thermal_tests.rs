@@ -1,12 +1,14 @@
 //! Tests of the simulated thermal scenes, and of their contract with the camera pipeline.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::*;
 use crate::camera::{CameraPipeline, CameraSettings};
 use crate::config::{CameraConfig, ThermalConfig};
 use crate::evidence::Evidence;
 use crate::time::Timestamp;
+use crate::wall::Wall;
 
 /// Metres per degree along the equator.
 const M_PER_DEG: f64 = 111_195.08;
