@@ -21,6 +21,9 @@
 //!   minutes from the start: slow enough for the daemon's background to
 //!   follow.
 //! - **Diurnal drift**: the whole scene moves by `diurnal_k_per_hour`.
+//! - **Rain and dust** ([`super::weather`]): every difference to the ground
+//!   temperature is scaled down by `1 − 0.85 · intensity` and the noise up
+//!   by `1 + intensity` ([`CameraScene::render_in`]).
 //! - **Sensor noise**: Gaussian, σ 0.05 K (5 counts), new every frame, from a
 //!   table of 65 536 samples indexed by a per-frame random stream (cheap).
 //! - **Dead pixels**: one per 50 000 pixels (at least 3) at fixed places,
@@ -54,6 +57,7 @@ use ndarray::{Array2, ArrayView2};
 
 use super::rng::Rng;
 use super::scenario::{ObjectKind, Scenario};
+use super::weather::Visibility;
 use super::world::wrap_lon;
 pub use super::world::{ObjectState, SceneObject, Seen, Size, World};
 use crate::camera::geometry::{CameraModel, GeometryError, Mount};
@@ -364,6 +368,20 @@ impl CameraScene {
     /// `objects` in the scene. The same seed, `seq`, `t_s` and objects give
     /// the same pixels.
     pub fn render(&mut self, seq: u32, t_s: f64, objects: &[ObjectState]) -> ArrayView2<'_, u16> {
+        self.render_in(seq, t_s, objects, Visibility::CLEAR)
+    }
+
+    /// Like [`CameraScene::render`], seen through rain or dust: every
+    /// temperature difference to the ground is scaled by
+    /// `visibility.contrast` and the noise by `visibility.noise` (see
+    /// [`super::weather`]). Clear air renders exactly as `render`.
+    pub fn render_in(
+        &mut self,
+        seq: u32,
+        t_s: f64,
+        objects: &[ObjectState],
+        visibility: Visibility,
+    ) -> ArrayView2<'_, u16> {
         let (w, h) = (self.settings.width, self.settings.height);
         self.scratch.copy_from_slice(&self.terrain);
         self.drawables.clear();
@@ -405,13 +423,30 @@ impl CameraScene {
             .frame
             .as_slice_mut()
             .expect("a frame made by Array2::zeros is contiguous");
-        for (o4, s4) in out.chunks_mut(4).zip(self.scratch.chunks(4)) {
-            let mut bits = rng.next_u64();
-            for (o, &s) in o4.iter_mut().zip(s4) {
-                let n = self.noise[(bits & 0xffff) as usize];
-                bits >>= 16;
-                // `as` saturates; 0 is kept for dead pixels.
-                *o = (s + drift + f32::from(n) + 0.5).clamp(1.0, 65_535.0) as u16;
+        if visibility == Visibility::CLEAR {
+            for (o4, s4) in out.chunks_mut(4).zip(self.scratch.chunks(4)) {
+                let mut bits = rng.next_u64();
+                for (o, &s) in o4.iter_mut().zip(s4) {
+                    let n = self.noise[(bits & 0xffff) as usize];
+                    bits >>= 16;
+                    // `as` saturates; 0 is kept for dead pixels.
+                    *o = (s + drift + f32::from(n) + 0.5).clamp(1.0, 65_535.0) as u16;
+                }
+            }
+        } else {
+            // Painting blends linearly, so scaling the differences to the
+            // ground afterwards scales every painted contrast alike.
+            let ground = (self.settings.ground_c * CK_PER_K + ZERO_C_CK) as f32;
+            let contrast = visibility.contrast.clamp(0.0, 1.0) as f32;
+            let noise = visibility.noise.clamp(0.0, 10.0) as f32;
+            for (o4, s4) in out.chunks_mut(4).zip(self.scratch.chunks(4)) {
+                let mut bits = rng.next_u64();
+                for (o, &s) in o4.iter_mut().zip(s4) {
+                    let n = self.noise[(bits & 0xffff) as usize];
+                    bits >>= 16;
+                    let v = ground + (s - ground) * contrast + drift + f32::from(n) * noise;
+                    *o = (v + 0.5).clamp(1.0, 65_535.0) as u16;
+                }
             }
         }
         for &i in &self.dead {

@@ -7,6 +7,18 @@
 //! the seed, its start point placed `offset_m` from the wall. It then moves
 //! in a straight great-circle line (`towards_wall`, `away_from_wall`, a
 //! bearing) or along the wall at a fixed offset (`along_wall`).
+//!
+//! A person, crawler or vehicle on a straight path that reaches the wall
+//! line stops there for `climb_s` seconds (default 6, 12 and 2: climbing,
+//! cutting through, ramming) and then goes on the same way; the time spent
+//! there comes out of its `duration`. The moment it reaches the line is
+//! found once, on the path without the stop: sampled every 0.25 m of travel
+//! (at most 20 000 samples) and refined by bisection where the side of the
+//! wall changes, or the first sample within [`WALL_REACH_M`] of the line.
+//!
+//! [`SceneObject::wall_coords`] gives an object's place in wall terms:
+//! chainage, and signed offset (positive on the right looking towards
+//! increasing chainage).
 
 use std::sync::Arc;
 
@@ -17,6 +29,9 @@ use super::scenario::{Heading, ObjectEvent, ObjectKind, Scenario};
 use super::thermal::in_view;
 use crate::camera::geometry::CameraModel;
 use crate::wall::{LatLon, Wall};
+
+/// How close to the wall line counts as having reached it, metres.
+pub const WALL_REACH_M: f64 = 0.5;
 
 /// An object's extent in metres: `height` upright, `length` along its
 /// heading, `breadth` across it.
@@ -32,6 +47,29 @@ pub struct Size {
 }
 
 impl ObjectKind {
+    /// Whether it is a threat to score (a person, a crawler, a vehicle)
+    /// rather than a nuisance.
+    pub fn is_threat(self) -> bool {
+        matches!(
+            self,
+            ObjectKind::Person | ObjectKind::Crawler | ObjectKind::Vehicle
+        )
+    }
+
+    /// Its name in a scenario file (`"person"`, `"camel"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::Person => "person",
+            ObjectKind::Crawler => "crawler",
+            ObjectKind::Vehicle => "vehicle",
+            ObjectKind::Dog => "dog",
+            ObjectKind::Fox => "fox",
+            ObjectKind::Camel => "camel",
+            ObjectKind::Bird => "bird",
+            ObjectKind::Rock => "rock",
+        }
+    }
+
     /// Its size in metres.
     pub fn size(self) -> Size {
         let (height_m, length_m, breadth_m) = match self {
@@ -135,6 +173,12 @@ pub struct SceneObject {
     /// Its signed offset from the wall there (see
     /// [`ObjectEvent::offset_m`]).
     pub offset_m: f64,
+    /// How long it stays at the wall line once it reaches it (people,
+    /// crawlers and vehicles on straight paths; 0 for the rest).
+    pub climb_s: f64,
+    /// Seconds after `start_s` at which it first reaches the wall line, if
+    /// it does (people, crawlers and vehicles only).
+    pub reach_s: Option<f64>,
     path: Path,
 }
 
@@ -178,7 +222,7 @@ impl SceneObject {
             },
             Heading::Bearing(b) => Path::Straight { bearing_deg: b },
         };
-        Self {
+        let mut object = Self {
             index,
             kind: ev.kind,
             start_s: ev.at.as_secs_f64(),
@@ -189,8 +233,148 @@ impl SceneObject {
             start,
             chainage_m,
             offset_m: ev.offset_m,
+            climb_s: 0.0,
+            reach_s: None,
             path,
+        };
+        if ev.kind.is_threat() {
+            object.reach_s = object.find_reach(wall);
+            if matches!(path, Path::Straight { .. }) && object.reach_s.is_some() {
+                object.climb_s = ev.climb_s.unwrap_or(match ev.kind {
+                    ObjectKind::Person => 6.0,
+                    ObjectKind::Crawler => 12.0,
+                    _ => 2.0,
+                });
+            }
         }
+        object
+    }
+
+    /// When the path without a stop first reaches the wall line, seconds
+    /// after the start (see the module docs).
+    fn find_reach(&self, wall: &Wall) -> Option<f64> {
+        let offset = |dt: f64| self.coords_after(wall, dt).1;
+        let first = offset(0.0);
+        if first.abs() <= WALL_REACH_M {
+            return Some(0.0);
+        }
+        let speed = self.speed_m_s.abs();
+        if speed <= 0.0 || self.duration_s <= 0.0 || matches!(self.path, Path::AlongWall { .. }) {
+            return None;
+        }
+        let h = (0.25 / speed).max(self.duration_s / 20_000.0);
+        // The crossing between two samples on either side, by bisection.
+        let bisect = |mut lo: f64, mut hi: f64, side: f64| {
+            for _ in 0..40 {
+                let mid = (lo + hi) / 2.0;
+                if offset(mid).signum() == side {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            hi
+        };
+        let (mut t0, mut o0) = (0.0, first);
+        loop {
+            let t1 = (t0 + h).min(self.duration_s);
+            let o1 = offset(t1);
+            if o1.signum() != o0.signum() {
+                return Some(bisect(t0, t1, o0.signum()));
+            }
+            if o1.abs() <= WALL_REACH_M {
+                // Close: the line itself if it is crossed within 2 m more.
+                let (mut a, mut oa) = (t1, o1);
+                for _ in 0..8 {
+                    let b = (a + h).min(self.duration_s);
+                    let ob = offset(b);
+                    if ob.signum() != oa.signum() {
+                        return Some(bisect(a, b, oa.signum()));
+                    }
+                    (a, oa) = (b, ob);
+                }
+                return Some(t1);
+            }
+            if t1 >= self.duration_s {
+                return None;
+            }
+            (t0, o0) = (t1, o1);
+        }
+    }
+
+    /// How far along its path it has gone after `dt` seconds in the scene,
+    /// as seconds of travel: the stop at the wall line does not count.
+    fn travel_s(&self, dt: f64) -> f64 {
+        match self.reach_s {
+            Some(r) if self.climb_s > 0.0 && dt > r => r.max(dt - self.climb_s),
+            _ => dt,
+        }
+    }
+
+    /// Whether it is stopped at the wall line at `t_s` (climbing, cutting
+    /// or ramming).
+    pub fn at_fence(&self, t_s: f64) -> bool {
+        let dt = t_s - self.start_s;
+        self.is_active(t_s)
+            && self
+                .reach_s
+                .is_some_and(|r| self.climb_s > 0.0 && dt >= r && dt < r + self.climb_s)
+    }
+
+    /// When it first reaches the wall line, seconds into the scenario.
+    pub fn crosses_wall_s(&self) -> Option<f64> {
+        self.reach_s.map(|r| self.start_s + r)
+    }
+
+    /// Its ground position and facing after `travel` seconds of travel.
+    fn place(&self, wall: &Wall, travel: f64) -> (LatLon, f64) {
+        match self.path {
+            Path::AlongWall {
+                chainage_m,
+                offset_m,
+            } => {
+                let c = (chainage_m + self.speed_m_s * travel).clamp(0.0, wall.length_m());
+                let along = wall_bearing(wall, c);
+                let facing = if self.speed_m_s < 0.0 {
+                    along + 180.0
+                } else {
+                    along
+                };
+                (beside_wall(wall, c, offset_m), facing)
+            }
+            Path::Straight { bearing_deg } => (
+                destination(self.start, bearing_deg, self.speed_m_s * travel),
+                bearing_deg,
+            ),
+        }
+    }
+
+    /// Chainage and signed offset after `travel` seconds of travel.
+    fn coords_after(&self, wall: &Wall, travel: f64) -> (f64, f64) {
+        match self.path {
+            Path::AlongWall {
+                chainage_m,
+                offset_m,
+            } => (
+                (chainage_m + self.speed_m_s * travel).clamp(0.0, wall.length_m()),
+                offset_m,
+            ),
+            Path::Straight { .. } => wall_coords(wall, self.place(wall, travel).0),
+        }
+    }
+
+    /// Where it is in wall terms at `t_s`: chainage and signed offset
+    /// (positive on the right looking towards increasing chainage), or
+    /// `None` when it is not in the scene.
+    pub fn wall_coords(&self, wall: &Wall, t_s: f64) -> Option<(f64, f64)> {
+        self.is_active(t_s)
+            .then(|| self.coords_after(wall, self.travel_s(t_s - self.start_s)))
+    }
+
+    /// Whether it is moving at `t_s` (not stopped at the fence, not a rock,
+    /// not given speed 0).
+    pub fn is_moving(&self, t_s: f64) -> bool {
+        self.speed_m_s != 0.0 && !self.at_fence(t_s)
     }
 
     /// Whether it is in the scene at `t_s` seconds into the scenario (a
@@ -207,25 +391,7 @@ impl SceneObject {
             return None;
         }
         let dt = t_s - self.start_s;
-        let (position, bearing_deg) = match self.path {
-            Path::AlongWall {
-                chainage_m,
-                offset_m,
-            } => {
-                let c = (chainage_m + self.speed_m_s * dt).clamp(0.0, wall.length_m());
-                let along = wall_bearing(wall, c);
-                let facing = if self.speed_m_s < 0.0 {
-                    along + 180.0
-                } else {
-                    along
-                };
-                (beside_wall(wall, c, offset_m), facing)
-            }
-            Path::Straight { bearing_deg } => (
-                destination(self.start, bearing_deg, self.speed_m_s * dt),
-                bearing_deg,
-            ),
-        };
+        let (position, bearing_deg) = self.place(wall, self.travel_s(dt));
         let contrast_k = if self.kind == ObjectKind::Rock {
             self.contrast_k * (dt / self.duration_s).clamp(0.0, 1.0)
         } else {
@@ -286,6 +452,12 @@ impl World {
     /// The resolved objects, in scenario order.
     pub fn objects(&self) -> &[SceneObject] {
         &self.objects
+    }
+
+    /// Where object `index` is in wall terms at `t_s` (see
+    /// [`SceneObject::wall_coords`]).
+    pub fn wall_coords(&self, index: usize, t_s: f64) -> Option<(f64, f64)> {
+        self.objects.get(index)?.wall_coords(&self.wall, t_s)
     }
 
     /// The objects in the scene at `t_s`, written into `out` (cleared first).
@@ -352,6 +524,20 @@ pub(crate) fn wall_bearing(wall: &Wall, c: f64) -> f64 {
 pub(crate) fn beside_wall(wall: &Wall, c: f64, offset_m: f64) -> LatLon {
     let on_wall = wall.position_at(c);
     destination(on_wall, wall_bearing(wall, c) + 90.0, offset_m)
+}
+
+/// Chainage and signed offset of `p`: positive on the right of the wall
+/// looking towards increasing chainage.
+pub fn wall_coords(wall: &Wall, p: LatLon) -> (f64, f64) {
+    let located = wall.locate(p);
+    if located.offset_m <= 1e-9 || !located.offset_m.is_finite() {
+        return (located.chainage_m, located.offset_m);
+    }
+    let to_p = Haversine.bearing(to_point(located.position), to_point(p));
+    let along = wall_bearing(wall, located.chainage_m);
+    let side = (to_p - along).to_radians().sin();
+    let sign = if side < 0.0 { -1.0 } else { 1.0 };
+    (located.chainage_m, sign * located.offset_m)
 }
 
 pub(crate) fn wrap_lon(lon: f64) -> f64 {
