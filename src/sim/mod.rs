@@ -324,9 +324,7 @@ impl Simulator {
                 .count();
         if let Some(out) = out {
             for item in &self.truth[written..upto] {
-                if let Ok(line) = serde_json::to_string(item) {
-                    let _ = writeln!(out, "{line}");
-                }
+                let _ = writeln!(out, "{}", item.to_json_line());
             }
         }
         upto

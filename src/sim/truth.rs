@@ -106,6 +106,15 @@ pub struct TruthItem {
     pub contrast_k: Option<f64>,
 }
 
+impl TruthItem {
+    /// The item as one line of JSON (no newline), as truth files hold it.
+    pub fn to_json_line(&self) -> String {
+        // Only numbers, strings and lists: serialising cannot fail (a
+        // non-finite number would be written as `null`).
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
 /// The ground truth of `scenario` on `config`'s devices and `wall`, with
 /// `world` its objects and `cameras` the models of the simulated cameras.
 pub fn ground_truth(
@@ -276,3 +285,7 @@ fn device_segments(config: &Config, wall: &Wall, devices: &[String]) -> Vec<Stri
         .map(|i| SegmentIndex(i).to_string())
         .collect()
 }
+
+#[cfg(test)]
+#[path = "truth_tests.rs"]
+mod tests;
