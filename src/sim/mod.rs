@@ -22,6 +22,8 @@ pub mod devices;
 pub mod live_cameras;
 pub mod offline;
 pub mod physics;
+pub mod place;
+pub mod projection;
 pub mod pty;
 pub mod rng;
 pub mod scenario;
