@@ -173,13 +173,16 @@ impl Weather {
                         .collect();
                     for device in on {
                         let mut rng = Rng::new(scenario.seed, &format!("wind/{i}/{device}"));
-                        let track = if ev.kind == EventKind::Wind {
+                        // No gusts are drawn past the scenario's end.
+                        let until = end_s.min(scenario.duration.as_secs_f64());
+                        let mut track = if ev.kind == EventKind::Wind {
                             let s = ev.strength_mg.unwrap_or(DEFAULT_WIND_MG);
-                            wind(&mut rng, device, start_s, end_s, s)
+                            wind(&mut rng, device, start_s, until, s)
                         } else {
                             let s = ev.strength_mg.unwrap_or(DEFAULT_GUST_MG);
-                            gusts(&mut rng, device, start_s, end_s, s)
+                            gusts(&mut rng, device, start_s, until, s)
                         };
+                        track.end_s = end_s;
                         weather.winds.push(track);
                     }
                 }
