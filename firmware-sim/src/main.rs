@@ -51,7 +51,8 @@ struct Args {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Write the ground truth (one JSON line per event) here.
+    /// Write the ground truth here: one JSON object per scenario item
+    /// (object or event) as it begins, as `firmware-sim truth` prints them.
     #[arg(long)]
     truth: Option<PathBuf>,
 }

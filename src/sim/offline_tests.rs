@@ -209,3 +209,14 @@ fn truth_of_the_sample_scenario() {
     let v: serde_json::Value = serde_json::to_value(&truth[2]).unwrap();
     assert_eq!(v["class"], "threat");
 }
+
+#[test]
+fn an_offline_run_can_move_to_another_thread() {
+    fn send<T: Send>(_: &T) {}
+    let s = sim(5);
+    send(&s);
+    let first = std::thread::spawn(move || s.take(3).count())
+        .join()
+        .unwrap();
+    assert_eq!(first, 3);
+}
