@@ -6,14 +6,26 @@
 //! point the daemon's `[[serial]] path` at those links. Every configured
 //! `[[camera]]` (or those the scenario's `cameras` names) publishes
 //! synthetic thermal frames on `<root>/v1/camera/<id>/frame`.
+//!
+//! Two subcommands work without real time or a broker:
+//! - `firmware-sim truth SCENARIO [--config C]` prints the scenario's ground
+//!   truth, one JSON object per line (the same lines the live `--truth`
+//!   file gets);
+//! - `firmware-sim offline SCENARIO [--config C]` runs the scenario in
+//!   virtual time and prints every input it makes, one per line: the time
+//!   in seconds, the device or camera, then the sentence (CRLF left out,
+//!   odd bytes escaped) or the frame's size.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
+use rampart::config::Loaded;
+use rampart::sim::offline::{OfflineSim, SimInput};
 use rampart::sim::scenario::Scenario;
 use rampart::sim::{SimOptions, Simulator};
 
@@ -21,9 +33,12 @@ use rampart::sim::{SimOptions, Simulator};
 #[command(
     name = "firmware-sim",
     version,
-    about = "Simulated Rampart field controllers"
+    about = "Simulated Rampart field controllers",
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The rampart config whose controllers to simulate.
     #[arg(long, default_value = "config/rampart.toml")]
     config: PathBuf,
@@ -36,21 +51,35 @@ struct Args {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Write the ground truth (one JSON line per event) here.
+    /// Write the ground truth here: one JSON object per scenario item
+    /// (object or event) as it begins, as `firmware-sim truth` prints them.
     #[arg(long)]
     truth: Option<PathBuf>,
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let loaded = rampart::config::load(&args.config).map_err(|p| {
+#[derive(Subcommand)]
+enum Command {
+    /// Print the scenario's ground truth, one JSON object per line.
+    Truth(Offline),
+    /// Run the scenario in virtual time and print every input it makes.
+    Offline(Offline),
+}
+
+#[derive(clap::Args)]
+struct Offline {
+    /// The scenario (TOML).
+    scenario: PathBuf,
+    /// The rampart config whose controllers and cameras to simulate.
+    #[arg(long, default_value = "config/rampart.toml")]
+    config: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// The config and a scenario checked against it.
+fn load(config: &Path, scenario: &Path, seed: Option<u64>) -> anyhow::Result<(Loaded, Scenario)> {
+    let loaded = rampart::config::load(config).map_err(|p| {
         let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("invalid rampart config:\n{}", lines.join("\n"))
     })?;
@@ -62,14 +91,62 @@ fn main() -> anyhow::Result<()> {
         .chain(loaded.config.trench.iter().map(|d| d.id.clone()))
         .collect();
     let cameras: HashSet<String> = loaded.config.camera.iter().map(|c| c.id.clone()).collect();
-    let mut scenario =
-        Scenario::load_with_cameras(&args.scenario, &devices, &cameras).map_err(|p| {
-            let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
-            anyhow::anyhow!("invalid scenario:\n{}", lines.join("\n"))
-        })?;
-    if let Some(seed) = args.seed {
+    let mut scenario = Scenario::load_with_cameras(scenario, &devices, &cameras).map_err(|p| {
+        let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("invalid scenario:\n{}", lines.join("\n"))
+    })?;
+    if let Some(seed) = seed {
         scenario.seed = seed;
     }
+    Ok((loaded, scenario))
+}
+
+/// `truth` and `offline`: print to stdout.
+fn offline(args: &Offline, truth_only: bool) -> anyhow::Result<()> {
+    let (loaded, scenario) = load(&args.config, &args.scenario, args.seed)?;
+    let sim = OfflineSim::new(&loaded.config, std::sync::Arc::new(loaded.wall), scenario)
+        .context("cannot prepare the scenario")?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if truth_only {
+        for item in sim.truth() {
+            writeln!(out, "{}", item.to_json_line())?;
+        }
+    } else {
+        for input in sim {
+            let t = input.at.as_secs_f64();
+            match input.input {
+                SimInput::Line { device, line } => {
+                    let text = line
+                        .trim_end_matches(['\r', '\n'])
+                        .escape_debug()
+                        .to_string();
+                    writeln!(out, "{t:.3} {device} {text}")?;
+                }
+                SimInput::Frame { camera, payload } => {
+                    writeln!(out, "{t:.3} {camera} frame of {} bytes", payload.len())?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    match &args.command {
+        Some(Command::Truth(a)) => return offline(a, true),
+        Some(Command::Offline(a)) => return offline(a, false),
+        None => {}
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let (loaded, scenario) = load(&args.config, &args.scenario, args.seed)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let sim = Simulator::with_wall(

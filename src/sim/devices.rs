@@ -1,18 +1,33 @@
 //! Simulated controllers: what each one says at each step of a scenario.
-//! Background noise is seeded; scripted events shape the readings.
+//! Background noise is seeded; the world ([`super::physics`]), the weather
+//! ([`super::weather`]) and scripted events shape the readings.
+//! [`Controllers`] steps them all; the live simulator and the offline one
+//! ([`super::offline`]) both drive it, so they say the same things.
 //!
 //! Signal model (rough, but in the right units and ranges):
-//! - fence zone at rest: RMS ≈ N(50, 15) mg, peak ≈ 3 × RMS; someone
-//!   climbing or cutting within 20 m of the zone: RMS ≈ 900–1500 mg.
-//! - geophone at rest: PPV ≈ N(150, 50) µm/s; footsteps at distance d:
-//!   + 2500·e^(−d/25 m) µm/s.
-//! - beam: broken while the person is within 15 m of it during the second
-//!   to fifth second of an intrusion (the moment of crossing the trench).
+//! - fence zone at rest: RMS ≈ N(50, 15) mg, peak ≈ N(3, 0.4) × RMS (at
+//!   least 1.2 ×); to it add, as `√(Σ x²)`: contacts from the world, the
+//!   wind times the zone's factor `U(0.8, 1.2)` times `N(1, 0.12)`, and rain
+//!   `I · N(120, 40)` mg.
+//! - geophone at rest: PPV ≈ N(150, 50) µm/s, plus footsteps from the world.
+//! - beam: broken when something crossed the trench near it since the last
+//!   report.
+//! - sensor-only intruder (`[[events]] kind = "intrusion"`, unchanged): on
+//!   the wall line at `chainage_m + speed_m_s · t`; a zone within 20 m reads
+//!   `N(1200, 150) · (1 − d/40)` mg RMS; footsteps add
+//!   `2500·e^(−d/25 m)` µm/s at a geophone `d` metres along the wall; a beam
+//!   within 15 m is broken during the second to fifth second of the event
+//!   (the moment of crossing the trench).
 
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use super::physics::{distance_to_range, Field, Stimuli};
 use super::rng::Rng;
-use super::scenario::{Event, EventKind};
+use super::scenario::{Event, EventKind, Scenario};
+use super::weather::{Weather, RAIN_FENCE_MG};
+use super::world::World;
 use crate::config::Config;
 use crate::sentence::{checksum, Body, Health, Sentence, TamperKind};
 
@@ -36,6 +51,8 @@ pub struct SimDevice {
     rng: Rng,
     seq: u32,
     beams_broken: Vec<bool>,
+    /// How much each fence zone feels the wind, in zone order.
+    wind_factors: Vec<f64>,
     tamper_active: bool,
     /// Offset of its heartbeat within the heartbeat interval, in steps.
     phase: u64,
@@ -70,6 +87,10 @@ pub struct StepContext<'a> {
     pub elapsed: Duration,
     pub steps_per_heartbeat: u64,
     pub events: &'a [Event],
+    /// What the world does to the sensors at this step.
+    pub stimuli: &'a Stimuli,
+    /// The weather.
+    pub weather: &'a Weather,
 }
 
 impl StepContext<'_> {
@@ -115,12 +136,19 @@ impl SimDevice {
             Channels::Trench { beams, .. } => beams.len(),
             Channels::Fence { .. } => 0,
         };
+        let zones = match &channels {
+            Channels::Fence { zones } => zones.len(),
+            Channels::Trench { .. } => 0,
+        };
+        let mut wind_rng = Rng::new(seed, &format!("wind-zones/{id}"));
+        let wind_factors = (0..zones).map(|_| wind_rng.range(0.8, 1.2)).collect();
         Self {
             id: id.to_owned(),
             channels,
             rng,
             seq: (seed % 1000) as u32,
             beams_broken: vec![false; beams],
+            wind_factors,
             tamper_active: false,
             phase,
         }
@@ -145,19 +173,37 @@ impl SimDevice {
         }
         let mut lines = Vec::new();
         let intruders = ctx.intruders();
+        let t_s = ctx.elapsed.as_secs_f64();
+        let wind = ctx.weather.wind_mg(&id, t_s);
+        let rain = ctx.weather.veil(t_s);
         match self.channels.clone() {
             Channels::Fence { zones } => {
-                for (zone, start, end) in zones {
+                for (i, (zone, start, end)) in zones.into_iter().enumerate() {
                     let near = intruders
                         .iter()
                         .map(|(pos, _)| distance_to_range(*pos, start, end))
                         .fold(f64::INFINITY, f64::min);
-                    let rms = if near < 20.0 {
+                    let mut rms = if near < 20.0 {
                         self.rng.normal(1200.0, 150.0) * (1.0 - near / 40.0)
                     } else {
                         self.rng.normal(50.0, 15.0)
                     }
                     .max(1.0);
+                    let contact = ctx.stimuli.fence_mg(start, end);
+                    let mut extra = contact * contact;
+                    if wind > 0.0 {
+                        let factor = self.wind_factors.get(i).copied().unwrap_or(1.0);
+                        let w = wind * factor * self.rng.normal(1.0, 0.12).max(0.5);
+                        extra += w * w;
+                    }
+                    if rain > 0.0 {
+                        let (mean, sd) = RAIN_FENCE_MG;
+                        let r = rain * self.rng.normal(mean, sd).max(0.0);
+                        extra += r * r;
+                    }
+                    if extra > 0.0 {
+                        rms = (rms * rms + extra).sqrt();
+                    }
                     let peak = rms * self.rng.normal(3.0, 0.4).max(1.2);
                     lines.push(self.sentence(Body::Fence {
                         zone,
@@ -171,7 +217,8 @@ impl SimDevice {
                     let signal: f64 = intruders
                         .iter()
                         .map(|(pos, _)| 2500.0 * (-(pos - at).abs() / 25.0).exp())
-                        .sum();
+                        .sum::<f64>()
+                        + ctx.stimuli.ground_um_s(at);
                     let ppv = (self.rng.normal(150.0, 50.0) + signal).max(1.0);
                     lines.push(self.sentence(Body::Ground {
                         channel,
@@ -182,7 +229,8 @@ impl SimDevice {
                 for (i, (channel, at)) in beams.into_iter().enumerate() {
                     let broken = intruders
                         .iter()
-                        .any(|(pos, t)| (pos - at).abs() < 15.0 && (1.0..5.0).contains(t));
+                        .any(|(pos, t)| (pos - at).abs() < 15.0 && (1.0..5.0).contains(t))
+                        || ctx.stimuli.beam_broken(at);
                     if broken != self.beams_broken[i] || heartbeat {
                         self.beams_broken[i] = broken;
                         lines.push(self.sentence(Body::Beam { channel, broken }));
@@ -270,145 +318,91 @@ fn with_checksum(body: &str) -> String {
     format!("${body}*{:02X}\r\n", checksum(body.as_bytes()))
 }
 
-fn distance_to_range(pos: f64, start: f64, end: f64) -> f64 {
-    if pos < start {
-        start - pos
-    } else if pos > end {
-        pos - end
-    } else {
-        0.0
+/// Every simulated controller of a config, stepped through a scenario:
+/// the one place where sentences are made, for the live simulator and the
+/// offline one alike.
+#[derive(Debug, Clone)]
+pub struct Controllers {
+    devices: Vec<SimDevice>,
+    field: Field,
+    weather: Arc<Weather>,
+    events: Vec<Event>,
+    step_len: Duration,
+    steps_per_heartbeat: u64,
+    total_steps: u64,
+}
+
+impl Controllers {
+    /// The controllers of `config` for `scenario`, feeling the objects of
+    /// `world` (none: only the sensor-only events) and `weather`.
+    pub fn new(
+        config: &Config,
+        scenario: &Scenario,
+        world: Option<Arc<World>>,
+        weather: Arc<Weather>,
+    ) -> Self {
+        let step_len = scenario.report_interval.max(Duration::from_millis(1));
+        let steps_per_heartbeat =
+            (scenario.heartbeat_interval.as_millis() / step_len.as_millis().max(1)) as u64;
+        let total_steps = (scenario.duration.as_millis() / step_len.as_millis().max(1)) as u64;
+        Self {
+            devices: devices(config, scenario.seed),
+            field: Field::new(world, scenario.seed),
+            weather,
+            events: scenario.events.clone(),
+            step_len,
+            steps_per_heartbeat,
+            total_steps,
+        }
+    }
+
+    /// The time between steps (the scenario's `report_interval`).
+    pub fn step_len(&self) -> Duration {
+        self.step_len
+    }
+
+    /// How many steps the scenario lasts.
+    pub fn total_steps(&self) -> u64 {
+        self.total_steps
+    }
+
+    /// When step `n` happens, from the start of the scenario.
+    pub fn elapsed(&self, n: u64) -> Duration {
+        self.step_len * u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    /// The ids of the controllers, in config order (fences, then trenches).
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.devices.iter().map(|d| d.id.as_str())
+    }
+
+    /// Steps every controller to step `n` (steps must be taken in order,
+    /// each once); returns each controller's lines, in config order, for
+    /// those that say something.
+    pub fn step(&mut self, n: u64) -> Vec<(String, Vec<String>)> {
+        let elapsed = self.elapsed(n);
+        let stimuli = self
+            .field
+            .stimuli(n, elapsed.as_secs_f64(), self.step_len.as_secs_f64());
+        let ctx = StepContext {
+            step: n,
+            elapsed,
+            steps_per_heartbeat: self.steps_per_heartbeat,
+            events: &self.events,
+            stimuli: &stimuli,
+            weather: &self.weather,
+        };
+        let step_len = self.step_len;
+        self.devices
+            .iter_mut()
+            .filter_map(|d| {
+                let lines = d.step(&ctx, step_len);
+                (!lines.is_empty()).then(|| (d.id.clone(), lines))
+            })
+            .collect()
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::sentence::parse;
-    use crate::testkit;
-
-    fn event(kind: EventKind, at_s: u64, device: Option<&str>, chainage_m: Option<f64>) -> Event {
-        Event {
-            at: Duration::from_secs(at_s),
-            kind,
-            chainage_m,
-            speed_m_s: 0.0,
-            device: device.map(str::to_owned),
-            duration: Duration::from_secs(3),
-            tamper: None,
-            lines: Some(14),
-        }
-    }
-
-    /// Runs every device for `steps` half-second steps; returns all lines.
-    fn run(seed: u64, events: &[Event], steps: u64) -> Vec<String> {
-        let (config, _) = testkit::fixture();
-        let mut devs = devices(&config, seed);
-        let step_len = Duration::from_millis(500);
-        let mut out = Vec::new();
-        for step in 0..steps {
-            let ctx = StepContext {
-                step,
-                elapsed: step_len * step as u32,
-                steps_per_heartbeat: 10,
-                events,
-            };
-            for d in &mut devs {
-                out.extend(d.step(&ctx, step_len));
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn same_seed_same_sentences_other_seed_other_noise() {
-        let events = [event(EventKind::Intrusion, 2, None, Some(4900.0))];
-        assert_eq!(run(42, &events, 40), run(42, &events, 40));
-        assert_ne!(run(42, &events, 40), run(43, &events, 40));
-    }
-
-    #[test]
-    fn an_intrusion_shakes_the_nearby_zone_only() {
-        let events = [event(EventKind::Intrusion, 2, None, Some(4940.0))];
-        let lines = run(1, &events, 20);
-        let mut loud = std::collections::BTreeSet::new();
-        for l in &lines {
-            if let Ok(Sentence {
-                body: Body::Fence { zone, rms_mg, .. },
-                ..
-            }) = parse(l.as_bytes())
-            {
-                if rms_mg > 400.0 {
-                    loud.insert(zone);
-                }
-            }
-        }
-        // Zone 1 spans 4800-5000 m; zone 2 (5000-5200) is 60 m away, zone 3 far.
-        assert_eq!(loud.into_iter().collect::<Vec<_>>(), vec![1]);
-        let beam_broken = lines
-            .iter()
-            .filter_map(|l| parse(l.as_bytes()).ok())
-            .any(|s| {
-                s.body
-                    == Body::Beam {
-                        channel: 0,
-                        broken: true,
-                    }
-            });
-        assert!(
-            beam_broken,
-            "the beam at 4950 m breaks while the person crosses"
-        );
-    }
-
-    #[test]
-    fn garbage_lines_are_all_rejected_and_good_lines_survive() {
-        let events = [event(EventKind::Garbage, 1, Some("fence-a"), None)];
-        let lines = run(3, &events, 4);
-        let bad: Vec<&String> = lines
-            .iter()
-            .filter(|l| parse(l.as_bytes()).is_err())
-            .collect();
-        let good_fence = lines
-            .iter()
-            .filter_map(|l| parse(l.as_bytes()).ok())
-            .filter(|s| s.device == "fence-a")
-            .count();
-        // 14 garbage lines, of which the `someone-else` heartbeat parses (it
-        // is refused later by the source binding): 12 fail to parse, plus the
-        // over-long line which the parser rejects as too long.
-        assert_eq!(bad.len(), 12, "{bad:?}");
-        // 3 zones x 4 steps of good readings, none lost to the garbage.
-        assert!(good_fence >= 12, "{good_fence}");
-    }
-
-    #[test]
-    fn silence_and_tamper_events() {
-        let events = [
-            event(EventKind::Silence, 1, Some("trench-a"), None),
-            event(EventKind::Tamper, 1, Some("fence-a"), None),
-        ];
-        let lines = run(5, &events, 12);
-        let parsed: Vec<Sentence> = lines
-            .iter()
-            .filter_map(|l| parse(l.as_bytes()).ok())
-            .collect();
-        let trench_steps: Vec<u32> = parsed
-            .iter()
-            .filter(|s| s.device == "trench-a")
-            .map(|s| s.seq)
-            .collect();
-        assert!(!trench_steps.is_empty());
-        let tampers: Vec<TamperKind> = parsed
-            .iter()
-            .filter_map(|s| match s.body {
-                Body::Tamper { kind } => Some(kind),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(tampers, vec![TamperKind::Cut, TamperKind::Clear]);
-        // trench-a says nothing from 1 s to 4 s (steps 2..8).
-        let during = run(5, &events, 8).len() - run(5, &events, 2).len();
-        let fence_only = run(5, &[], 8).len() - run(5, &[], 2).len();
-        assert!(during < fence_only, "silence removes trench-a's lines");
-    }
-}
+#[path = "devices_tests.rs"]
+mod tests;

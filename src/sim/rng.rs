@@ -17,6 +17,19 @@ impl Rng {
         Self(seed ^ h)
     }
 
+    /// A generator for draw `n` of a keyed stream: the same `(seed,
+    /// stream, n)` always gives the same numbers, whoever asks and in
+    /// whatever order (used for what several devices must agree on, such as
+    /// how hard a climber shakes the fence at one step).
+    pub fn keyed(seed: u64, stream: &str, n: u64) -> Self {
+        Self::new(seed ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15), stream)
+    }
+
+    /// Uniform in `[lo, hi)`.
+    pub fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);

@@ -6,8 +6,12 @@
 //! the frame rate, size and payload format, `cameras` picks which of the
 //! configured `[[camera]]`s to simulate, `ground_c`, `diurnal_k_per_hour`
 //! and `crossover` shape the scene, and `[[objects]]` script what the
-//! cameras see. Every new key has a default, so older scenarios parse as
-//! before.
+//! cameras see. The same objects drive the field sensors too (see
+//! [`super::physics`]): people, crawlers and vehicles that reach the wall
+//! shake the fence, footsteps reach the geophones, crossing the trench
+//! breaks beams. Nuisance events (`wind`, `gust`, `rain`, `dust`) act on
+//! the fence and the cameras (see [`super::weather`]). Every new key has a
+//! default, so older scenarios parse as before.
 //!
 //! ```toml
 //! camera_rate_hz = 9.0          # 0 < rate <= 30
@@ -30,6 +34,19 @@
 //! speed_m_s = 1.4
 //! duration = "40s"
 //! contrast_k = 8.0              # may be negative: colder than the ground
+//!
+//! # A storm on every fence controller from 10 s to 50 s, and light rain.
+//! [[events]]
+//! at = "10s"
+//! kind = "wind"
+//! strength_mg = 700.0
+//! duration = "40s"
+//!
+//! [[events]]
+//! at = "0s"
+//! kind = "rain"
+//! intensity = 0.3
+//! duration = "60s"
 //!
 //! # A rock in the sun warming by 6 K over ten minutes (then staying warm).
 //! [[objects]]
@@ -165,54 +182,6 @@ pub enum Heading {
     Bearing(f64),
 }
 
-impl Serialize for Heading {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Heading::TowardsWall => s.serialize_str("towards_wall"),
-            Heading::AwayFromWall => s.serialize_str("away_from_wall"),
-            Heading::AlongWall => s.serialize_str("along_wall"),
-            Heading::Bearing(b) => s.serialize_f64(*b),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Heading {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Heading;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(
-                    "\"towards_wall\", \"away_from_wall\", \"along_wall\" \
-                     or a bearing in degrees",
-                )
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Heading, E> {
-                match v {
-                    "towards_wall" => Ok(Heading::TowardsWall),
-                    "away_from_wall" => Ok(Heading::AwayFromWall),
-                    "along_wall" => Ok(Heading::AlongWall),
-                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
-                }
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Heading, E> {
-                if v.is_finite() {
-                    Ok(Heading::Bearing(v.rem_euclid(360.0)))
-                } else {
-                    Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
-                }
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Heading, E> {
-                self.visit_f64(v as f64)
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Heading, E> {
-                self.visit_f64(v as f64)
-            }
-        }
-        d.deserialize_any(Visitor)
-    }
-}
-
 /// One scripted object the simulated cameras see (`[[objects]]`). It
 /// appears at `at`, moves along the ground in world coordinates (metres,
 /// projected through each camera's model every frame) and disappears after
@@ -256,26 +225,13 @@ pub struct ObjectEvent {
     /// Default 8.
     #[serde(default)]
     pub altitude_m: Option<f64>,
-}
-
-/// `at` of an object: a duration like `"5s"`, where zero is allowed.
-mod at_time {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        crate::config::duration::serialize(d, s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(text.trim()).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration `{text}` ({e}); write it like \"0s\" or \"2m 30s\""
-            ))
-        })
-    }
+    /// For a person, crawler or vehicle whose path reaches the wall line:
+    /// how long it stays there, climbing (person), cutting through
+    /// (crawler) or ramming (vehicle) the fence, before it goes on, in
+    /// seconds (0 to 600; 0 goes straight through). It shakes the fence all
+    /// that time. Default person 6, crawler 12, vehicle 2.
+    #[serde(default)]
+    pub climb_s: Option<f64>,
 }
 
 /// What an event does.
@@ -294,16 +250,51 @@ pub enum EventKind {
     Fault,
     /// `device` sends `lines` malformed lines (default 50) among its good ones.
     Garbage,
-    /// `device`'s pseudo-terminal disappears for `duration` (serial devices only).
+    /// `device`'s pseudo-terminal disappears for `duration` (serial devices
+    /// only; the offline simulator drops the device's lines instead).
     Unplug,
+    /// Wind on the fence for `duration`: a sustained mean RMS of
+    /// `strength_mg` (default 500; 300 is a breeze, 700 a storm) with random
+    /// gusts that rise on every zone of a controller together. On `device`
+    /// only (a fence controller), or by default on every fence controller.
+    /// See [`super::weather`] for the model.
+    Wind,
+    /// Short sharp gusts without a sustained wind, for `duration`: each
+    /// 1.5 to 4 s long, peaking near `strength_mg` (default 1200), 3 to 8 s
+    /// apart. `device` as for `wind`.
+    Gust,
+    /// Rain of `intensity` (0 to 1, default 0.5) over the whole site for
+    /// `duration`: the cameras see less contrast and more noise, the fence
+    /// a little more noise.
+    Rain,
+    /// Dust in the air: the same effect as rain of the same `intensity`.
+    Dust,
+}
+
+impl EventKind {
+    /// The event's name in a scenario file (`"intrusion"`, `"wind"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Intrusion => "intrusion",
+            EventKind::Tamper => "tamper",
+            EventKind::Silence => "silence",
+            EventKind::Fault => "fault",
+            EventKind::Garbage => "garbage",
+            EventKind::Unplug => "unplug",
+            EventKind::Wind => "wind",
+            EventKind::Gust => "gust",
+            EventKind::Rain => "rain",
+            EventKind::Dust => "dust",
+        }
+    }
 }
 
 /// One scripted event.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
-    /// When, from the start of the scenario.
-    #[serde(with = "crate::config::duration")]
+    /// When, from the start of the scenario (`"0s"` allowed).
+    #[serde(with = "at_time")]
     pub at: Duration,
     pub kind: EventKind,
     /// For `intrusion`: where.
@@ -325,6 +316,14 @@ pub struct Event {
     /// For `garbage`: how many bad lines. Default 50.
     #[serde(default)]
     pub lines: Option<u32>,
+    /// For `wind`: the mean RMS it induces on a fence zone, milli-g
+    /// (default 500); for `gust`: the typical peak RMS of a gust (default
+    /// 1200). 0 to 5000.
+    #[serde(default)]
+    pub strength_mg: Option<f64>,
+    /// For `rain` and `dust`: how heavy, 0 to 1. Default 0.5.
+    #[serde(default)]
+    pub intensity: Option<f64>,
 }
 
 fn default_seed() -> u64 {
@@ -399,117 +398,11 @@ impl Scenario {
     ) -> Result<Self, Vec<Diagnostic>> {
         let source = diagnostics::SourceMap::parse(file, text)?;
         let s: Scenario = diagnostics::deserialize_all(file, text)?;
-        let mut problems = Vec::new();
-        let key = |k: &str| diagnostics::PathSeg::Key(k.to_owned());
-        for (i, dev) in s.serial.iter().enumerate() {
-            if !devices.contains(dev) {
-                problems.push(source.diagnostic(
-                    &[key("serial"), diagnostics::PathSeg::Index(i)],
-                    format!("`{dev}` is not a device of the rampart config"),
-                ));
-            }
-        }
-        for (i, ev) in s.events.iter().enumerate() {
-            let path = [key("events"), diagnostics::PathSeg::Index(i)];
-            let needs_device = ev.kind != EventKind::Intrusion;
-            match (&ev.device, needs_device) {
-                (Some(d), true) if !devices.contains(d) => problems.push(source.diagnostic(
-                    &path,
-                    format!("`{d}` is not a device of the rampart config"),
-                )),
-                (None, true) => {
-                    problems.push(source.diagnostic(&path, "this event needs `device`"))
-                }
-                _ => {}
-            }
-            if ev.kind == EventKind::Intrusion && ev.chainage_m.is_none() {
-                problems.push(source.diagnostic(&path, "an intrusion needs `chainage_m`"));
-            }
-            if ev.kind == EventKind::Unplug
-                && !ev.device.as_ref().is_some_and(|d| s.serial.contains(d))
-            {
-                problems.push(
-                    source.diagnostic(&path, "only a device listed in `serial` can be unplugged"),
-                );
-            }
-            if let Some(t) = &ev.tamper {
-                if !["ENCLOSURE", "CUT", "POWER"].contains(&t.as_str()) {
-                    problems
-                        .push(source.diagnostic(&path, "tamper must be ENCLOSURE, CUT or POWER"));
-                }
-            }
-        }
-        s.check_cameras(&source, cameras, &mut problems);
-        for (i, ob) in s.objects.iter().enumerate() {
-            check_object(ob, i, &source, &mut problems);
-        }
+        let problems = check::check(&s, &source, devices, cameras);
         if problems.is_empty() {
             Ok(s)
         } else {
             Err(problems)
-        }
-    }
-
-    /// The camera settings and scene parameters.
-    fn check_cameras(
-        &self,
-        source: &diagnostics::SourceMap,
-        known: Option<&HashSet<String>>,
-        problems: &mut Vec<Diagnostic>,
-    ) {
-        let at = |k: &str| [diagnostics::PathSeg::Key(k.to_owned())];
-        let rate = self.camera_rate_hz;
-        if !(rate.is_finite() && rate > 0.0 && rate <= MAX_CAMERA_RATE_HZ) {
-            problems.push(source.diagnostic(
-                &at("camera_rate_hz"),
-                format!("must be above 0 and at most {MAX_CAMERA_RATE_HZ} frames per second"),
-            ));
-        }
-        let (w, h) = (self.camera_width, self.camera_height);
-        let side_ok = |v: u32| (1..=crate::frame::MAX_SIDE).contains(&v);
-        for (k, v) in [("camera_width", w), ("camera_height", h)] {
-            if !side_ok(v) {
-                problems.push(source.diagnostic(
-                    &at(k),
-                    format!("must be 1 to {} pixels", crate::frame::MAX_SIDE),
-                ));
-            }
-        }
-        let pixels = u64::from(w) * u64::from(h);
-        if side_ok(w) && side_ok(h) && pixels > MAX_CAMERA_PIXELS {
-            problems.push(source.diagnostic(
-                &at("camera_height"),
-                format!(
-                    "a {w}x{h} frame has {pixels} pixels, over the {MAX_CAMERA_PIXELS} \
-                     (1280 x 1024) the daemon accepts by default"
-                ),
-            ));
-        }
-        if let Some(list) = &self.cameras {
-            let mut seen = HashSet::new();
-            for (i, id) in list.iter().enumerate() {
-                let path = [
-                    diagnostics::PathSeg::Key("cameras".into()),
-                    diagnostics::PathSeg::Index(i),
-                ];
-                if !seen.insert(id) {
-                    problems.push(source.diagnostic(&path, format!("`{id}` is listed twice")));
-                } else if known.is_some_and(|k| !k.contains(id)) {
-                    problems.push(source.diagnostic(
-                        &path,
-                        format!("`{id}` is not a camera of the rampart config"),
-                    ));
-                }
-            }
-        }
-        if !(-60.0..=80.0).contains(&self.ground_c) {
-            problems.push(source.diagnostic(&at("ground_c"), "must be -60 to 80 °C"));
-        }
-        if !(-20.0..=20.0).contains(&self.diurnal_k_per_hour) {
-            problems.push(source.diagnostic(
-                &at("diurnal_k_per_hour"),
-                "must be -20 to 20 kelvin per hour",
-            ));
         }
     }
 
@@ -547,58 +440,11 @@ impl Scenario {
     }
 }
 
-/// The checks on one `[[objects]]` entry that its types do not make.
-fn check_object(
-    ob: &ObjectEvent,
-    index: usize,
-    source: &diagnostics::SourceMap,
-    problems: &mut Vec<Diagnostic>,
-) {
-    let at = |k: &str| {
-        [
-            diagnostics::PathSeg::Key("objects".into()),
-            diagnostics::PathSeg::Index(index),
-            diagnostics::PathSeg::Key(k.to_owned()),
-        ]
-    };
-    let mut problem = |k: &str, msg: &str| problems.push(source.diagnostic(&at(k), msg));
-    if !(ob.chainage_m.is_finite() && ob.chainage_m >= 0.0) {
-        problem(
-            "chainage_m",
-            "must be a finite number of metres, at least 0",
-        );
-    }
-    if !(-20_000.0..=20_000.0).contains(&ob.offset_m) {
-        problem("offset_m", "must be -20000 to 20000 metres from the wall");
-    }
-    if let Some(v) = ob.speed_m_s {
-        if !(-100.0..=100.0).contains(&v) {
-            problem("speed_m_s", "must be -100 to 100 m/s");
-        } else if ob.kind == ObjectKind::Rock && v != 0.0 {
-            problem(
-                "speed_m_s",
-                "a rock does not move: leave out speed_m_s or set it to 0",
-            );
-        } else if v < 0.0 && ob.heading != Heading::AlongWall {
-            problem(
-                "speed_m_s",
-                "only heading = \"along_wall\" takes a negative speed; turn the heading instead",
-            );
-        }
-    }
-    if let Some(c) = ob.contrast_k {
-        if !(-100.0..=100.0).contains(&c) {
-            problem("contrast_k", "must be -100 to 100 kelvin");
-        }
-    }
-    if let Some(a) = ob.altitude_m {
-        if ob.kind != ObjectKind::Bird {
-            problem("altitude_m", "only a bird flies: leave out altitude_m");
-        } else if !(0.0..=1000.0).contains(&a) {
-            problem("altitude_m", "must be 0 to 1000 metres above the ground");
-        }
-    }
-}
+#[path = "scenario_check.rs"]
+mod check;
+#[path = "scenario_serde.rs"]
+mod serde_impls;
+use serde_impls::at_time;
 
 #[cfg(test)]
 #[path = "scenario_tests.rs"]

@@ -165,3 +165,56 @@ fn odd_object_values_are_refused_with_their_place() {
     let p = problems("[[objects]]\nat = \"1s\"\nkind = \"yeti\"\nchainage_m = 1.0\n").join("\n");
     assert!(p.contains("unknown variant `yeti`"), "{p}");
 }
+
+#[test]
+fn weather_events_and_climbs_are_checked_with_their_place() {
+    let event = |fields: &str| problems(&format!("[[events]]\nat = \"0s\"\n{fields}")).join("\n");
+    for (fields, want) in [
+        (
+            "kind = \"wind\"\nstrength_mg = 9000.0\n",
+            "strength_mg: must be 0 to 5000",
+        ),
+        (
+            "kind = \"rain\"\nintensity = 1.5\n",
+            "intensity: must be 0 to 1",
+        ),
+        (
+            "kind = \"rain\"\ndevice = \"fence-a\"\n",
+            "rain and dust fall on the whole site",
+        ),
+        (
+            "kind = \"wind\"\nintensity = 0.5\n",
+            "only rain and dust take intensity",
+        ),
+        (
+            "kind = \"dust\"\nstrength_mg = 100.0\n",
+            "only wind and gust take strength_mg",
+        ),
+        (
+            "kind = \"gust\"\ndevice = \"fence-z\"\n",
+            "`fence-z` is not a device",
+        ),
+        ("kind = \"hail\"\n", "unknown variant `hail`"),
+        ("kind = \"silence\"\n", "this event needs `device`"),
+    ] {
+        let p = event(fields);
+        assert!(p.contains(want), "{fields}: missing `{want}` in\n{p}");
+    }
+    for ok in [
+        "kind = \"wind\"\n",
+        "kind = \"gust\"\ndevice = \"fence-a\"\nstrength_mg = 1500.0\nduration = \"20s\"\n",
+        "kind = \"rain\"\nintensity = 0.3\n",
+        "kind = \"dust\"\n",
+    ] {
+        assert_eq!(event(ok), "", "{ok}");
+    }
+    let object = |kind: &str, climb: &str| {
+        problems(&format!(
+            "[[objects]]\nat = \"1s\"\nkind = \"{kind}\"\nchainage_m = 100.0\nclimb_s = {climb}\n"
+        ))
+        .join("\n")
+    };
+    assert!(object("dog", "3.0").contains("objects[0].climb_s: only people, crawlers"));
+    assert!(object("person", "-1.0").contains("climb_s: must be 0 to 600"));
+    assert_eq!(object("crawler", "0.0"), "");
+}

@@ -21,6 +21,9 @@
 //!   minutes from the start: slow enough for the daemon's background to
 //!   follow.
 //! - **Diurnal drift**: the whole scene moves by `diurnal_k_per_hour`.
+//! - **Rain and dust** ([`super::weather`]): every difference to the ground
+//!   temperature is scaled down by `1 − 0.85 · intensity` and the noise up
+//!   by `1 + intensity` ([`CameraScene::render_in`]).
 //! - **Sensor noise**: Gaussian, σ 0.05 K (5 counts), new every frame, from a
 //!   table of 65 536 samples indexed by a per-frame random stream (cheap).
 //! - **Dead pixels**: one per 50 000 pixels (at least 3) at fixed places,
@@ -50,400 +53,20 @@
 //! converting to u16, into buffers allocated once: about a millisecond at
 //! 640 × 512 in a release build.
 
-use std::sync::Arc;
-
-use geo::{Bearing, Destination, Haversine, Point};
 use ndarray::{Array2, ArrayView2};
 
+pub use super::projection::{in_view, project_box, PixelBox};
 use super::rng::Rng;
-use super::scenario::{Heading, ObjectEvent, ObjectKind, Scenario};
+use super::scenario::{ObjectKind, Scenario};
+use super::weather::Visibility;
+pub use super::world::{ObjectState, SceneObject, Seen, Size, World};
 use crate::camera::geometry::{CameraModel, GeometryError, Mount};
-use crate::wall::{LatLon, Wall, EARTH_RADIUS_M};
 
 /// Centikelvin per kelvin, and 0 °C in centikelvin.
 const CK_PER_K: f64 = 100.0;
 const ZERO_C_CK: f64 = 27_315.0;
 /// Entries in each camera's table of noise samples (indexed by 16 bits).
 const NOISE_TABLE: usize = 1 << 16;
-
-/// An object's extent in metres: `height` upright, `length` along its
-/// heading, `breadth` across it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Size {
-    /// Height above its lowest point (for a bird: of its body, above
-    /// `altitude_m`).
-    pub height_m: f64,
-    /// Along the direction it moves or faces.
-    pub length_m: f64,
-    /// Across that direction.
-    pub breadth_m: f64,
-}
-
-impl ObjectKind {
-    /// Its size in metres.
-    pub fn size(self) -> Size {
-        let (height_m, length_m, breadth_m) = match self {
-            ObjectKind::Person => (1.75, 0.3, 0.5),
-            ObjectKind::Crawler => (0.4, 1.7, 0.5),
-            ObjectKind::Vehicle => (1.8, 4.5, 1.8),
-            ObjectKind::Dog => (0.6, 0.9, 0.3),
-            ObjectKind::Fox => (0.4, 0.7, 0.2),
-            ObjectKind::Camel => (2.0, 2.5, 0.7),
-            ObjectKind::Bird => (0.3, 0.3, 0.8),
-            ObjectKind::Rock => (1.0, 1.5, 1.2),
-        };
-        Size {
-            height_m,
-            length_m,
-            breadth_m,
-        }
-    }
-
-    /// Its speed in m/s when the scenario gives none.
-    pub fn default_speed_m_s(self) -> f64 {
-        match self {
-            ObjectKind::Person => 1.4,
-            ObjectKind::Crawler => 0.3,
-            ObjectKind::Vehicle => 8.0,
-            ObjectKind::Dog => 1.5,
-            ObjectKind::Fox => 1.0,
-            ObjectKind::Camel => 1.2,
-            ObjectKind::Bird => 12.0,
-            ObjectKind::Rock => 0.0,
-        }
-    }
-
-    /// The range its contrast in kelvin is drawn from when the scenario
-    /// gives none (for a rock: how much it warms).
-    pub fn default_contrast_k(self, crossover: bool) -> (f64, f64) {
-        let living = !matches!(self, ObjectKind::Vehicle | ObjectKind::Rock);
-        if crossover && living {
-            return (0.2, 1.0);
-        }
-        match self {
-            ObjectKind::Person | ObjectKind::Crawler => (6.0, 10.0),
-            ObjectKind::Vehicle => (15.0, 15.0),
-            ObjectKind::Dog => (7.0, 9.0),
-            ObjectKind::Fox => (6.0, 8.0),
-            ObjectKind::Camel => (5.0, 7.0),
-            ObjectKind::Bird => (4.0, 6.0),
-            ObjectKind::Rock => (8.0, 8.0),
-        }
-    }
-}
-
-/// Where and how an object is at one moment.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ObjectState {
-    /// What it is.
-    pub kind: ObjectKind,
-    /// The ground point below its centre.
-    pub position: LatLon,
-    /// Height of its lowest point above the ground (0 except for birds).
-    pub altitude_m: f64,
-    /// The direction its length points, degrees clockwise from north.
-    pub bearing_deg: f64,
-    /// Its extent.
-    pub size: Size,
-    /// How much warmer than the ground under it, kelvin (negative: colder).
-    pub contrast_k: f64,
-}
-
-/// How an object moves.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Path {
-    /// Along the wall at a fixed offset; chainage grows at the speed.
-    AlongWall { chainage_m: f64, offset_m: f64 },
-    /// A great-circle line from the start on a fixed bearing.
-    Straight { bearing_deg: f64 },
-}
-
-/// One `[[objects]]` entry, resolved: defaults filled in from the seed,
-/// start point placed on the wall.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SceneObject {
-    /// Its index in the scenario's `objects`.
-    pub index: usize,
-    /// What it is.
-    pub kind: ObjectKind,
-    /// When it appears, seconds from the start of the scenario.
-    pub start_s: f64,
-    /// How long it stays (a rock: how long it warms, and it stays after).
-    pub duration_s: f64,
-    /// Ground speed, m/s (negative only along the wall).
-    pub speed_m_s: f64,
-    /// Contrast to the ground, kelvin (a rock: its warming when done).
-    pub contrast_k: f64,
-    /// Height above the ground (birds only; 0 for the rest).
-    pub altitude_m: f64,
-    /// Where it starts.
-    pub start: LatLon,
-    /// The chainage of the wall point it starts beside.
-    pub chainage_m: f64,
-    /// Its signed offset from the wall there (see
-    /// [`ObjectEvent::offset_m`]).
-    pub offset_m: f64,
-    path: Path,
-}
-
-impl SceneObject {
-    /// Resolves scenario object `index`, drawing defaults from `seed`.
-    pub fn new(index: usize, ev: &ObjectEvent, wall: &Wall, seed: u64, crossover: bool) -> Self {
-        let mut rng = Rng::new(seed, &format!("object/{index}"));
-        let (lo, hi) = ev.kind.default_contrast_k(crossover);
-        let drawn = lo + (hi - lo) * rng.unit();
-        let contrast_k = ev.contrast_k.unwrap_or(drawn);
-        let speed_m_s = if ev.kind == ObjectKind::Rock {
-            0.0
-        } else {
-            ev.speed_m_s.unwrap_or(ev.kind.default_speed_m_s())
-        };
-        let altitude_m = match ev.kind {
-            ObjectKind::Bird => ev.altitude_m.unwrap_or(8.0),
-            _ => 0.0,
-        };
-        let chainage_m = ev.chainage_m.clamp(0.0, wall.length_m());
-        let start = beside_wall(wall, chainage_m, ev.offset_m);
-        let across = wall_bearing(wall, chainage_m);
-        // The bearing from the start over the wall, and away from it.
-        let (to_wall, from_wall) = if ev.offset_m > 0.0 {
-            (across - 90.0, across + 90.0)
-        } else if ev.offset_m < 0.0 {
-            (across + 90.0, across - 90.0)
-        } else {
-            (across - 90.0, across - 90.0)
-        };
-        let path = match ev.heading {
-            Heading::AlongWall => Path::AlongWall {
-                chainage_m,
-                offset_m: ev.offset_m,
-            },
-            Heading::TowardsWall => Path::Straight {
-                bearing_deg: to_wall,
-            },
-            Heading::AwayFromWall => Path::Straight {
-                bearing_deg: from_wall,
-            },
-            Heading::Bearing(b) => Path::Straight { bearing_deg: b },
-        };
-        Self {
-            index,
-            kind: ev.kind,
-            start_s: ev.at.as_secs_f64(),
-            duration_s: ev.duration.as_secs_f64(),
-            speed_m_s,
-            contrast_k,
-            altitude_m,
-            start,
-            chainage_m,
-            offset_m: ev.offset_m,
-            path,
-        }
-    }
-
-    /// Whether it is in the scene at `t_s` seconds into the scenario (a
-    /// rock stays once it has appeared).
-    pub fn is_active(&self, t_s: f64) -> bool {
-        t_s >= self.start_s
-            && (self.kind == ObjectKind::Rock || t_s < self.start_s + self.duration_s)
-    }
-
-    /// Where it is and how warm at `t_s`, or `None` when it is not in the
-    /// scene.
-    pub fn state_at(&self, wall: &Wall, t_s: f64) -> Option<ObjectState> {
-        if !self.is_active(t_s) {
-            return None;
-        }
-        let dt = t_s - self.start_s;
-        let (position, bearing_deg) = match self.path {
-            Path::AlongWall {
-                chainage_m,
-                offset_m,
-            } => {
-                let c = (chainage_m + self.speed_m_s * dt).clamp(0.0, wall.length_m());
-                let along = wall_bearing(wall, c);
-                let facing = if self.speed_m_s < 0.0 {
-                    along + 180.0
-                } else {
-                    along
-                };
-                (beside_wall(wall, c, offset_m), facing)
-            }
-            Path::Straight { bearing_deg } => (
-                destination(self.start, bearing_deg, self.speed_m_s * dt),
-                bearing_deg,
-            ),
-        };
-        let contrast_k = if self.kind == ObjectKind::Rock {
-            self.contrast_k * (dt / self.duration_s).clamp(0.0, 1.0)
-        } else {
-            self.contrast_k
-        };
-        Some(ObjectState {
-            kind: self.kind,
-            position,
-            altitude_m: self.altitude_m,
-            bearing_deg: bearing_deg.rem_euclid(360.0),
-            size: self.kind.size(),
-            contrast_k,
-        })
-    }
-
-    /// The times, from its start to its end, at which to check what sees
-    /// it: at most 400 of them, at least 0.25 s apart.
-    fn sample_times(&self) -> impl Iterator<Item = f64> + '_ {
-        let step = (self.duration_s / 400.0).max(0.25);
-        let n = (self.duration_s / step).floor() as usize;
-        (0..=n).map(move |i| self.start_s + (i as f64 * step).min(self.duration_s * 0.999))
-    }
-}
-
-/// The scripted objects of a scenario, placed on the wall.
-#[derive(Debug, Clone)]
-pub struct World {
-    wall: Arc<Wall>,
-    objects: Vec<SceneObject>,
-}
-
-/// Which cameras see an object (by id, in the order given).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Seen {
-    /// Those it is in view of when it appears.
-    pub at_start: Vec<String>,
-    /// Those it is in view of at some moment while in the scene.
-    pub during: Vec<String>,
-}
-
-impl World {
-    /// The objects of `scenario` on `wall`.
-    pub fn new(scenario: &Scenario, wall: Arc<Wall>) -> Self {
-        let objects = scenario
-            .objects
-            .iter()
-            .enumerate()
-            .map(|(i, ev)| SceneObject::new(i, ev, &wall, scenario.seed, scenario.crossover))
-            .collect();
-        Self { wall, objects }
-    }
-
-    /// The wall the objects are placed on.
-    pub fn wall(&self) -> &Wall {
-        &self.wall
-    }
-
-    /// The resolved objects, in scenario order.
-    pub fn objects(&self) -> &[SceneObject] {
-        &self.objects
-    }
-
-    /// The objects in the scene at `t_s`, written into `out` (cleared first).
-    pub fn states_at(&self, t_s: f64, out: &mut Vec<ObjectState>) {
-        out.clear();
-        out.extend(
-            self.objects
-                .iter()
-                .filter_map(|o| o.state_at(&self.wall, t_s)),
-        );
-    }
-
-    /// Which of `cameras` see object `index` when it appears and at any
-    /// moment in the scene (sampled at most 400 times).
-    pub fn seen_by(&self, index: usize, cameras: &[(String, CameraModel)]) -> Seen {
-        let mut seen = Seen::default();
-        let Some(ob) = self.objects.get(index) else {
-            return seen;
-        };
-        for (id, model) in cameras {
-            let visible = |t: f64| {
-                ob.state_at(&self.wall, t)
-                    .is_some_and(|s| in_view(model, &s))
-            };
-            if visible(ob.start_s) {
-                seen.at_start.push(id.clone());
-            }
-            if ob.sample_times().any(visible) {
-                seen.during.push(id.clone());
-            }
-        }
-        seen
-    }
-}
-
-/// A rectangle in continuous pixel coordinates (`u` right, `v` down), and
-/// the distance of what it shows.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PixelBox {
-    /// Left edge.
-    pub u0: f64,
-    /// Right edge.
-    pub u1: f64,
-    /// Top edge.
-    pub v0: f64,
-    /// Bottom edge: the foot.
-    pub v1: f64,
-    /// Ground range from the camera foot, metres.
-    pub range_m: f64,
-}
-
-impl PixelBox {
-    /// How many pixels of a `width` × `height` image it covers.
-    pub fn area_in(&self, width: u32, height: u32) -> f64 {
-        let w = (self.u1.min(f64::from(width)) - self.u0.max(0.0)).max(0.0);
-        let h = (self.v1.min(f64::from(height)) - self.v0.max(0.0)).max(0.0);
-        w * h
-    }
-}
-
-/// The upright rectangle around an object's eight corners as `model`
-/// projects them; `None` when a corner is behind the camera or the object
-/// is beyond the horizon.
-pub fn project_box(model: &CameraModel, s: &ObjectState) -> Option<PixelBox> {
-    let range_m = model.mount().position.distance_m(s.position);
-    if range_m.is_nan() || range_m > model.horizon_range_m() {
-        return None;
-    }
-    let metres_per_deg = EARTH_RADIUS_M.to_radians();
-    let cos_lat = s.position.lat.to_radians().cos();
-    if cos_lat < 1e-6 {
-        return None;
-    }
-    let (sin_b, cos_b) = s.bearing_deg.to_radians().sin_cos();
-    let (half_l, half_b) = (s.size.length_m / 2.0, s.size.breadth_m / 2.0);
-    let mut b = PixelBox {
-        u0: f64::INFINITY,
-        u1: f64::NEG_INFINITY,
-        v0: f64::INFINITY,
-        v1: f64::NEG_INFINITY,
-        range_m,
-    };
-    for (along, across) in [
-        (-half_l, -half_b),
-        (-half_l, half_b),
-        (half_l, -half_b),
-        (half_l, half_b),
-    ] {
-        let east = along * sin_b + across * cos_b;
-        let north = along * cos_b - across * sin_b;
-        let corner = LatLon::new(
-            s.position.lat + north / metres_per_deg,
-            wrap_lon(s.position.lon + east / (metres_per_deg * cos_lat)),
-        );
-        for up in [s.altitude_m, s.altitude_m + s.size.height_m] {
-            let (u, v) = model.project(corner, up)?;
-            b.u0 = b.u0.min(u);
-            b.u1 = b.u1.max(u);
-            b.v0 = b.v0.min(v);
-            b.v1 = b.v1.max(v);
-        }
-    }
-    Some(b)
-}
-
-/// Whether an object covers at least one pixel's worth of `model`'s image.
-pub fn in_view(model: &CameraModel, s: &ObjectState) -> bool {
-    let (w, h) = model.image_size();
-    project_box(model, s).is_some_and(|b| b.area_in(w, h) >= 1.0)
-}
 
 /// The scene parameters of every simulated camera.
 #[derive(Debug, Clone, PartialEq)]
@@ -668,6 +291,20 @@ impl CameraScene {
     /// `objects` in the scene. The same seed, `seq`, `t_s` and objects give
     /// the same pixels.
     pub fn render(&mut self, seq: u32, t_s: f64, objects: &[ObjectState]) -> ArrayView2<'_, u16> {
+        self.render_in(seq, t_s, objects, Visibility::CLEAR)
+    }
+
+    /// Like [`CameraScene::render`], seen through rain or dust: every
+    /// temperature difference to the ground is scaled by
+    /// `visibility.contrast` and the noise by `visibility.noise` (see
+    /// [`super::weather`]). Clear air renders exactly as `render`.
+    pub fn render_in(
+        &mut self,
+        seq: u32,
+        t_s: f64,
+        objects: &[ObjectState],
+        visibility: Visibility,
+    ) -> ArrayView2<'_, u16> {
         let (w, h) = (self.settings.width, self.settings.height);
         self.scratch.copy_from_slice(&self.terrain);
         self.drawables.clear();
@@ -709,13 +346,30 @@ impl CameraScene {
             .frame
             .as_slice_mut()
             .expect("a frame made by Array2::zeros is contiguous");
-        for (o4, s4) in out.chunks_mut(4).zip(self.scratch.chunks(4)) {
-            let mut bits = rng.next_u64();
-            for (o, &s) in o4.iter_mut().zip(s4) {
-                let n = self.noise[(bits & 0xffff) as usize];
-                bits >>= 16;
-                // `as` saturates; 0 is kept for dead pixels.
-                *o = (s + drift + f32::from(n) + 0.5).clamp(1.0, 65_535.0) as u16;
+        if visibility == Visibility::CLEAR {
+            for (o4, s4) in out.chunks_mut(4).zip(self.scratch.chunks(4)) {
+                let mut bits = rng.next_u64();
+                for (o, &s) in o4.iter_mut().zip(s4) {
+                    let n = self.noise[(bits & 0xffff) as usize];
+                    bits >>= 16;
+                    // `as` saturates; 0 is kept for dead pixels.
+                    *o = (s + drift + f32::from(n) + 0.5).clamp(1.0, 65_535.0) as u16;
+                }
+            }
+        } else {
+            // Painting blends linearly, so scaling the differences to the
+            // ground afterwards scales every painted contrast alike.
+            let ground = (self.settings.ground_c * CK_PER_K + ZERO_C_CK) as f32;
+            let contrast = visibility.contrast.clamp(0.0, 1.0) as f32;
+            let noise = visibility.noise.clamp(0.0, 10.0) as f32;
+            for (o4, s4) in out.chunks_mut(4).zip(self.scratch.chunks(4)) {
+                let mut bits = rng.next_u64();
+                for (o, &s) in o4.iter_mut().zip(s4) {
+                    let n = self.noise[(bits & 0xffff) as usize];
+                    bits >>= 16;
+                    let v = ground + (s - ground) * contrast + drift + f32::from(n) * noise;
+                    *o = (v + 0.5).clamp(1.0, 65_535.0) as u16;
+                }
             }
         }
         for &i in &self.dead {
@@ -777,47 +431,6 @@ impl ValueNoise {
         let top = g(ix, iy) + (g(ix + 1, iy) - g(ix, iy)) * tx;
         let bottom = g(ix, iy + 1) + (g(ix + 1, iy + 1) - g(ix, iy + 1)) * tx;
         top + (bottom - top) * ty
-    }
-}
-
-fn to_point(p: LatLon) -> Point<f64> {
-    Point::new(p.lon, p.lat)
-}
-
-/// The point `distance_m` from `p` on `bearing_deg` (negative goes back).
-fn destination(p: LatLon, bearing_deg: f64, distance_m: f64) -> LatLon {
-    if distance_m == 0.0 {
-        return p;
-    }
-    let q = Haversine.destination(to_point(p), bearing_deg, distance_m);
-    LatLon::new(q.y(), wrap_lon(q.x()))
-}
-
-/// The wall's direction at chainage `c`, degrees clockwise from north,
-/// from the points a metre either side (0 on a wall shorter than that).
-fn wall_bearing(wall: &Wall, c: f64) -> f64 {
-    let len = wall.length_m();
-    let step = len.min(2.0);
-    let a = (c - step / 2.0).clamp(0.0, len - step);
-    let (p, q) = (wall.position_at(a), wall.position_at(a + step));
-    if p.distance_m(q) < 1e-6 {
-        return 0.0;
-    }
-    Haversine.bearing(to_point(p), to_point(q))
-}
-
-/// The point `offset_m` from the wall at chainage `c`: positive on the right
-/// looking towards increasing chainage.
-fn beside_wall(wall: &Wall, c: f64, offset_m: f64) -> LatLon {
-    let on_wall = wall.position_at(c);
-    destination(on_wall, wall_bearing(wall, c) + 90.0, offset_m)
-}
-
-fn wrap_lon(lon: f64) -> f64 {
-    if (-180.0..=180.0).contains(&lon) {
-        lon
-    } else {
-        (lon + 180.0).rem_euclid(360.0) - 180.0
     }
 }
 

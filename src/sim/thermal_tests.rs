@@ -1,12 +1,14 @@
 //! Tests of the simulated thermal scenes, and of their contract with the camera pipeline.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::*;
 use crate::camera::{CameraPipeline, CameraSettings};
 use crate::config::{CameraConfig, ThermalConfig};
 use crate::evidence::Evidence;
 use crate::time::Timestamp;
+use crate::wall::{LatLon, Wall};
 
 /// Metres per degree along the equator.
 const M_PER_DEG: f64 = 111_195.08;
@@ -321,10 +323,11 @@ fn defaults_come_from_the_kind_and_crossover() {
 #[test]
 fn headings_move_objects_over_the_wall_along_it_or_on_a_bearing() {
     let w = wall();
+    // Without the stop at the wall line (see the next test).
     let at = |heading: &str, offset: f64, speed: f64, t: f64| {
         let s = scenario(&format!(
             "[[objects]]\nat = \"0s\"\nkind = \"person\"\nchainage_m = 5000.0\n\
-             offset_m = {offset}\nheading = {heading}\nspeed_m_s = {speed}\n"
+             offset_m = {offset}\nheading = {heading}\nspeed_m_s = {speed}\nclimb_s = 0.0\n"
         ));
         let world = World::new(&s, w.clone());
         let p = world.objects()[0].state_at(&w, t).unwrap().position;
@@ -342,6 +345,41 @@ fn headings_move_objects_over_the_wall_along_it_or_on_a_bearing() {
     assert!((c - 4980.0).abs() < 0.01 && (north + 10.0).abs() < 0.01);
     let (c, north) = at("90", 0.0, 1.0, 10.0);
     assert!((c - 5010.0).abs() < 0.01 && north.abs() < 0.01);
+}
+
+#[test]
+fn rain_lowers_the_contrast_of_people_and_terrain() {
+    use crate::sim::weather::Visibility;
+    let mut scene = CameraScene::new("cam-1", mount(), quiet(640, 512)).unwrap();
+    let foot = LatLon::new(0.0, 0.0501);
+    let (u, v) = scene.model().project(foot, 0.9).unwrap();
+    let person = [person_at(foot, 8.0)];
+    let at = |f: &ndarray::Array2<u16>| f64::from(f[[v as usize, u as usize]]);
+    let spread = |f: &ndarray::Array2<u16>| {
+        let ground = f.row(500).iter().map(|x| f64::from(*x)).collect::<Vec<_>>();
+        ground.iter().copied().fold(f64::MIN, f64::max)
+            - ground.iter().copied().fold(f64::MAX, f64::min)
+    };
+    let clear_bg = scene.render(0, 0.0, &[]).to_owned();
+    let clear = scene.render(0, 0.0, &person).to_owned();
+    let rain = Visibility {
+        contrast: 1.0 - 0.85 * 0.7,
+        noise: 1.7,
+    };
+    let wet_bg = scene.render_in(0, 0.0, &[], rain).to_owned();
+    let wet = scene.render_in(0, 0.0, &person, rain).to_owned();
+    let clear_k = (at(&clear) - at(&clear_bg)) / 100.0;
+    let wet_k = (at(&wet) - at(&wet_bg)) / 100.0;
+    assert!((clear_k - 8.0).abs() < 0.3, "{clear_k}");
+    assert!((wet_k - 8.0 * 0.405).abs() < 0.2, "{wet_k}");
+    assert!(spread(&wet_bg) < spread(&clear_bg) * 0.45);
+    // Clear air renders exactly as without weather.
+    assert_eq!(
+        scene
+            .render_in(3, 1.0, &person, Visibility::CLEAR)
+            .to_owned(),
+        scene.render(3, 1.0, &person).to_owned()
+    );
 }
 
 #[test]
