@@ -190,11 +190,20 @@ async fn a_simulated_camera_sees_a_person_walk_up_to_the_wall() {
     );
     let raised = alerts
         .iter()
-        .find(|a| a["kind"] == "intrusion" && a["state"] == "raised")
-        .unwrap_or_else(|| panic!("no intrusion raised; alerts {alerts:?}\nlog:\n{log}"));
+        .find(|a| {
+            a["kind"] == "intrusion"
+                && a["sensors"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s == "cam-w"))
+        })
+        .unwrap_or_else(|| panic!("no intrusion with the camera; alerts {alerts:?}\nlog:\n{log}"));
     assert_eq!(raised["segment_id"], "S250");
-    assert_eq!(raised["sensors"], serde_json::json!(["cam-w"]));
-    let ev = &raised["evidence"][0];
+    let ev = raised["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "thermal")
+        .unwrap_or_else(|| panic!("no thermal evidence in {raised}"));
     assert_eq!(ev["kind"], "thermal");
     assert!(
         (ev["chainage_m"].as_f64().unwrap() - 250_500.0).abs() < 15.0,
