@@ -2,6 +2,10 @@
 //! device — where each zone and channel is on the wall, its effective
 //! thresholds, its heartbeat deadline and the segments it covers — and the
 //! segments each camera watches.
+//!
+//! A layout is resolved for one profile (see [`crate::config::profile`] for
+//! the precedence); only thresholds depend on it. [`Layout::reprofiled`]
+//! re-resolves them for another profile and keeps the rest.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,23 +68,32 @@ pub struct Layout {
     cameras: HashMap<String, Vec<SegmentIndex>>,
     /// Wind rejection on fence controllers.
     pub wind: WindConfig,
+    /// The profile the thresholds were resolved for (`None`: the defaults).
+    profile: Option<String>,
 }
 
 impl Layout {
-    /// Resolves a validated config against its wall.
+    /// Resolves a validated config against its wall, with no profile active.
     pub fn new(config: &Config, wall: &Wall) -> Self {
+        Self::with_profile(config, wall, None)
+    }
+
+    /// Resolves a validated config against its wall with the thresholds of
+    /// `profile` (`None`: the defaults). An unknown profile name resolves
+    /// like `None` but is remembered as given.
+    pub fn with_profile(config: &Config, wall: &Wall, profile: Option<&str>) -> Self {
         let mut devices = HashMap::new();
         let det = &config.detection;
-        for dev in &config.fence {
+        for (i, dev) in config.fence.iter().enumerate() {
             let zones: HashMap<u16, ZoneSpec> = dev
                 .zones
                 .iter()
                 .enumerate()
-                .map(|(i, z)| {
+                .map(|(j, z)| {
                     let spec = ZoneSpec {
                         start_m: z.start_m,
                         end_m: z.end_m,
-                        thresholds: dev.thresholds(i, &det.fence),
+                        thresholds: config.zone_thresholds(i, j, profile),
                     };
                     (z.zone, spec)
                 })
@@ -104,15 +117,15 @@ impl Layout {
                 },
             );
         }
-        for dev in &config.trench {
+        for (i, dev) in config.trench.iter().enumerate() {
             let geophones = dev
                 .geophones
                 .iter()
                 .enumerate()
-                .map(|(i, g)| {
+                .map(|(j, g)| {
                     let spec = GeophoneSpec {
                         at_m: g.at_m,
-                        ppv_um_s: dev.ppv_threshold(i, &det.ground),
+                        ppv_um_s: config.geophone_ppv(i, j, profile),
                     };
                     (g.channel, spec)
                 })
@@ -159,7 +172,54 @@ impl Layout {
             devices,
             cameras,
             wind: config.detection.wind.clone(),
+            profile: profile.map(str::to_owned),
         }
+    }
+
+    /// This layout with the thresholds of `profile`, keeping everything
+    /// else (positions, segments, cameras) as it is: cheaper than
+    /// [`Layout::with_profile`], which also projects every camera's view.
+    /// `config` must be the config this layout was resolved from.
+    pub fn reprofiled(&self, config: &Config, profile: Option<&str>) -> Self {
+        let mut out = self.clone();
+        out.profile = profile.map(str::to_owned);
+        for (i, dev) in config.fence.iter().enumerate() {
+            let Some(DeviceKind::Fence { zones }) =
+                out.devices.get_mut(&dev.id).map(|d| &mut d.kind)
+            else {
+                continue;
+            };
+            for (j, z) in dev.zones.iter().enumerate() {
+                if let Some(spec) = zones.get_mut(&z.zone) {
+                    spec.thresholds = config.zone_thresholds(i, j, profile);
+                }
+            }
+        }
+        for (i, dev) in config.trench.iter().enumerate() {
+            let Some(DeviceKind::Trench { geophones, .. }) =
+                out.devices.get_mut(&dev.id).map(|d| &mut d.kind)
+            else {
+                continue;
+            };
+            for (j, g) in dev.geophones.iter().enumerate() {
+                if let Some(spec) = geophones.get_mut(&g.channel) {
+                    spec.ppv_um_s = config.geophone_ppv(i, j, profile);
+                }
+            }
+        }
+        out
+    }
+
+    /// The profile the thresholds were resolved for (`None`: the defaults).
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// Every camera id with the segments it watches, in no particular order.
+    pub fn cameras(&self) -> impl Iterator<Item = (&str, &[SegmentIndex])> {
+        self.cameras
+            .iter()
+            .map(|(id, s)| (id.as_str(), s.as_slice()))
     }
 
     /// The segments camera `id` watches (empty for an unknown camera).
