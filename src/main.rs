@@ -32,10 +32,19 @@ enum Command {
     /// a scripted scenario on the demo wall, and show the alerts.
     #[cfg(feature = "sim")]
     Demo(demo::DemoArgs),
-    /// Check a config file and report every problem in it.
+    /// Check a config file and report every problem in it; optionally
+    /// explain its effective thresholds or what changing to it would do.
     CheckConfig {
         /// The config file (TOML).
         file: PathBuf,
+        /// Print the effective thresholds of every sensor, by segment, under
+        /// every profile.
+        #[arg(long)]
+        explain: bool,
+        /// Print which effective thresholds change from OLD to FILE, by
+        /// segment and profile, and the devices added and removed.
+        #[arg(long, value_name = "OLD")]
+        against: Option<PathBuf>,
     },
     /// Print the commented default configuration.
     PrintDefaultConfig,
@@ -48,7 +57,11 @@ fn main() -> ExitCode {
             print!("{}", rampart::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckConfig {
+            file,
+            explain,
+            against,
+        } => check_config(&file, explain, against.as_deref()),
         Command::Run { config } => report(run(config)),
         #[cfg(feature = "sim")]
         Command::Demo(args) => report(demo::run(args)),
@@ -65,32 +78,62 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn check_config(file: &std::path::Path) -> ExitCode {
-    match rampart::config::load(file) {
-        Ok(loaded) => {
-            let c = &loaded.config;
-            println!(
-                "{}: ok — wall {:.1} km in {} segments of {} m; {} fence and {} trench controllers; {} serial ports; broker {}{}",
-                file.display(),
-                loaded.wall.length_m() / 1000.0,
-                loaded.wall.segment_count(),
-                c.segment_length_m,
-                c.fence.len(),
-                c.trench.len(),
-                c.serial.len(),
-                c.mqtt.url,
-                if c.mqtt.embedded_broker { " (embedded)" } else { "" },
-            );
-            ExitCode::SUCCESS
+/// `check-config`: 0 for a valid file, 1 for an invalid one (or an
+/// `--against` file that does not load).
+fn check_config(
+    file: &std::path::Path,
+    explain: bool,
+    against: Option<&std::path::Path>,
+) -> ExitCode {
+    use rampart::config::explain;
+    let print_problems = |file: &std::path::Path, problems: &[rampart::config::Diagnostic]| {
+        for p in problems {
+            eprintln!("{p}");
         }
+        eprintln!("{}: {} problem(s)", file.display(), problems.len());
+    };
+    let loaded = match rampart::config::load(file) {
+        Ok(loaded) => loaded,
         Err(problems) => {
-            for p in &problems {
-                eprintln!("{p}");
-            }
-            eprintln!("{}: {} problem(s)", file.display(), problems.len());
-            ExitCode::FAILURE
+            print_problems(file, &problems);
+            return ExitCode::FAILURE;
         }
+    };
+    let c = &loaded.config;
+    println!(
+        "{}: ok — wall {:.1} km in {} segments of {} m; {} fence and {} trench controllers; {} serial ports; broker {}{}",
+        file.display(),
+        loaded.wall.length_m() / 1000.0,
+        loaded.wall.segment_count(),
+        c.segment_length_m,
+        c.fence.len(),
+        c.trench.len(),
+        c.serial.len(),
+        c.mqtt.url,
+        if c.mqtt.embedded_broker { " (embedded)" } else { "" },
+    );
+    if explain {
+        let now = rampart::time::Timestamp::now();
+        println!("{}", explain::render_active(c, now));
+        print!(
+            "{}",
+            explain::render_effective(&explain::effective(c, &loaded.wall))
+        );
     }
+    if let Some(old_file) = against {
+        let old = match rampart::config::load(old_file) {
+            Ok(old) => old,
+            Err(problems) => {
+                eprintln!("{}: cannot compare against it:", old_file.display());
+                print_problems(old_file, &problems);
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("changes from {}:", old_file.display());
+        let diff = explain::diff(&old.config, &old.wall, c, &loaded.wall);
+        print!("{}", explain::render_diff(&diff));
+    }
+    ExitCode::SUCCESS
 }
 
 /// Logs go to stderr: `RUST_LOG` filters them (default `info`).

@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 
 use super::{Config, DEFAULT_PROFILE};
 use crate::layout::{DeviceKind, Layout};
+use crate::time::Timestamp;
 use crate::wall::{SegmentIndex, Wall};
 
 /// One sensor's effective thresholds under each profile.
@@ -177,8 +178,7 @@ fn effective_under(config: &Config, wall: &Wall, profiles: &[String]) -> Effecti
             values,
         });
     }
-    sensors
-        .sort_by(|a, b| place_key(&a.segments, &a.sensor).cmp(&place_key(&b.segments, &b.sensor)));
+    sensors.sort_by_key(|s| place_key(&s.segments, &s.sensor));
     devices.sort_by(|a, b| a.id.cmp(&b.id));
     Effective {
         profiles: profiles.to_vec(),
@@ -383,6 +383,9 @@ fn plural(n: usize, noun: &str) -> String {
     }
 }
 
+/// A threshold's key with its old and new value.
+type Shift = (&'static str, f64, f64);
+
 /// What changes from `old` (on `old_wall`) to `new` (on `new_wall`), both
 /// validated.
 pub fn diff(old: &Config, old_wall: &Wall, new: &Config, new_wall: &Wall) -> Diff {
@@ -452,7 +455,7 @@ pub fn diff(old: &Config, old_wall: &Wall, new: &Config, new_wall: &Wall) -> Dif
             });
         }
         // (key, old, new) → profiles it holds under.
-        let mut grouped: Vec<((&'static str, f64, f64), Vec<String>)> = Vec::new();
+        let mut grouped: Vec<(Shift, Vec<String>)> = Vec::new();
         for (p, name) in profiles.iter().enumerate() {
             let (Some(ov), Some(nv)) = (o.values.get(p), s.values.get(p)) else {
                 continue;
@@ -503,7 +506,7 @@ pub fn diff(old: &Config, old_wall: &Wall, new: &Config, new_wall: &Wall) -> Dif
     }
     // Stable: within one sensor the order above (additions, moves,
     // thresholds in key order) is kept.
-    changes.sort_by(|a, b| place_key(&a.segments, &a.name).cmp(&place_key(&b.segments, &b.name)));
+    changes.sort_by_key(|c| place_key(&c.segments, &c.name));
     Diff {
         profiles,
         notes: profile_notes(old, new),
@@ -619,6 +622,25 @@ pub fn render_diff(diff: &Diff) -> String {
     }
     let _ = writeln!(out, "{}", diff.summary());
     out
+}
+
+/// Which profile `config` makes active at `now`, and why:
+/// `profile now: night (21:14 local time, UTC+03:00; by the schedule)`.
+pub fn render_active(config: &Config, now: Timestamp) -> String {
+    let p = &config.profiles;
+    let why = if p.force.is_some() {
+        "forced"
+    } else if p.schedule.is_empty() {
+        "no schedule"
+    } else {
+        "by the schedule"
+    };
+    format!(
+        "profile now: {} ({} local time, UTC{}; {why})",
+        config.active_profile(now).unwrap_or(DEFAULT_PROFILE),
+        p.local_time(now),
+        p.utc_offset
+    )
 }
 
 /// The effective thresholds as printed by `check-config --explain`: one

@@ -168,3 +168,26 @@ fn cameras_are_listed_with_the_segments_they_watch() {
         render_diff(&d)
     );
 }
+
+#[test]
+fn the_active_profile_is_explained() {
+    let night = "[[profile]]\nname = \"night\"\n[profiles]\nutc_offset = \"+03:00\"\n\
+                 schedule = [{ from = \"06:00\", profile = \"default\" }, { from = \"19:00\", profile = \"night\" }]\n";
+    let mut c = parse(&format!("{CONFIG}{night}"));
+    // 17:00 UTC is 20:00 at +03:00.
+    let t = Timestamp(17 * 3_600_000);
+    assert_eq!(
+        render_active(&c, t),
+        "profile now: night (20:00 local time, UTC+03:00; by the schedule)"
+    );
+    c.profiles.force = Some("default".into());
+    assert_eq!(
+        render_active(&c, t),
+        "profile now: default (20:00 local time, UTC+03:00; forced)"
+    );
+    let (plain, _) = fixture();
+    assert_eq!(
+        render_active(&plain, t),
+        "profile now: default (17:00 local time, UTC+00:00; no schedule)"
+    );
+}
