@@ -49,7 +49,8 @@ pub struct DeviceCover {
 pub struct Effective {
     /// `"default"`, then each `[[profile]]` in file order.
     pub profiles: Vec<String>,
-    /// Sorted by first segment, then name.
+    /// Sorted by first segment, cameras last in their first segment, then
+    /// by name.
     pub sensors: Vec<SensorThresholds>,
     /// Controllers and cameras, sorted by id.
     pub devices: Vec<DeviceCover>,
@@ -178,7 +179,7 @@ fn effective_under(config: &Config, wall: &Wall, profiles: &[String]) -> Effecti
             values,
         });
     }
-    sensors.sort_by_key(|s| place_key(&s.segments, &s.sensor));
+    sensors.sort_by_key(|s| place_key(&s.segments, &s.sensor, s.camera));
     devices.sort_by(|a, b| a.id.cmp(&b.id));
     Effective {
         profiles: profiles.to_vec(),
@@ -187,11 +188,12 @@ fn effective_under(config: &Config, wall: &Wall, profiles: &[String]) -> Effecti
     }
 }
 
-/// Sorts by first segment (none last), then by name with numbers in
-/// numeric order (`zone2` before `zone10`).
-fn place_key(segments: &[SegmentIndex], name: &str) -> (u32, Vec<NamePart>) {
+/// Sorts by first segment (none last), cameras after the sensors of their
+/// first segment, then by name with numbers in numeric order (`zone2`
+/// before `zone10`).
+fn place_key(segments: &[SegmentIndex], name: &str, camera: bool) -> (u32, bool, Vec<NamePart>) {
     let first = segments.first().map_or(u32::MAX, |s| s.0);
-    (first, name_parts(name))
+    (first, camera, name_parts(name))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -270,7 +272,7 @@ pub struct Diff {
     pub profiles: Vec<String>,
     /// Changes to profiles and their schedule, one line each.
     pub notes: Vec<String>,
-    /// Sorted by first segment, then name.
+    /// Sorted like [`Effective::sensors`].
     pub changes: Vec<Change>,
 }
 
@@ -506,7 +508,7 @@ pub fn diff(old: &Config, old_wall: &Wall, new: &Config, new_wall: &Wall) -> Dif
     }
     // Stable: within one sensor the order above (additions, moves,
     // thresholds in key order) is kept.
-    changes.sort_by_key(|c| place_key(&c.segments, &c.name));
+    changes.sort_by_key(|c| place_key(&c.segments, &c.name, c.camera));
     Diff {
         profiles,
         notes: profile_notes(old, new),

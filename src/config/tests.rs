@@ -48,6 +48,8 @@ fn the_printed_default_is_the_built_in_default() {
         (m.keep_alive, m.max_packet_bytes, m.reconnect_max)
     );
     assert_eq!(wall.segment_count(), 584);
+    assert_eq!(c.profiles, ProfilesConfig::default());
+    assert!(c.profile.is_empty() && c.stretch.is_empty());
     let t = ThermalConfig::default();
     let ct = &c.thermal;
     assert_eq!(
