@@ -277,3 +277,58 @@ fn camera_segments(mount: Mount, wall: &Wall, max_offset_m: f64) -> Vec<SegmentI
     segments.dedup();
     segments
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    #[test]
+    fn a_reprofiled_layout_is_the_layout_of_that_profile() {
+        let (mut config, wall) = testkit::fixture();
+        let extra: Config = toml::from_str(
+            r#"wall = "unused.geojson"
+[[profile]]
+name = "night"
+rms_mg = 300.0
+ppv_um_s = 700.0
+[[stretch]]
+from_m = 5000.0
+to_m = 7500.0
+profile = "night"
+k = 2
+"#,
+        )
+        .unwrap();
+        config.profile = extra.profile;
+        config.stretch = extra.stretch;
+        config.camera.push(testkit::camera_south_of_wall(200.0));
+        let day = Layout::new(&config, &wall);
+        let night = Layout::with_profile(&config, &wall, Some("night"));
+        let reprofiled = day.reprofiled(&config, Some("night"));
+        assert_eq!((day.profile(), night.profile()), (None, Some("night")));
+        assert_eq!(reprofiled.profile(), Some("night"));
+        for dev in night.devices() {
+            assert_eq!(reprofiled.device(&dev.id), Some(dev));
+        }
+        assert_eq!(
+            reprofiled.camera_segments("cam-1"),
+            night.camera_segments("cam-1")
+        );
+        let zone = |l: &Layout, z: u16| match &l.device("fence-a").unwrap().kind {
+            DeviceKind::Fence { zones } => zones[&z].thresholds,
+            DeviceKind::Trench { .. } => unreachable!(),
+        };
+        // Zone 1 (middle 4900): the profile; zone 3 (middle 7100): the
+        // night stretch too; zone 2 keeps its own 600 mg.
+        assert_eq!((zone(&day, 1).rms_mg, zone(&day, 1).k), (400.0, 3));
+        assert_eq!((zone(&night, 1).rms_mg, zone(&night, 1).k), (300.0, 3));
+        assert_eq!((zone(&night, 3).rms_mg, zone(&night, 3).k), (300.0, 2));
+        assert_eq!((zone(&night, 2).rms_mg, zone(&night, 2).k), (600.0, 2));
+        // And back.
+        let back = night.reprofiled(&config, None);
+        for dev in day.devices() {
+            assert_eq!(back.device(&dev.id), Some(dev));
+        }
+    }
+}

@@ -278,15 +278,14 @@ impl Config {
     }
 
     /// The profile active at `now`: `[profiles] force` if set, else the
-    /// schedule at the local time of day. `None` means the defaults.
+    /// schedule at the local time of day. `None` means the defaults (also
+    /// for a name that is not a `[[profile]]`, which validation rejects).
     pub fn active_profile(&self, now: Timestamp) -> Option<&str> {
-        match &self.profiles.force {
+        let name = match &self.profiles.force {
             Some(forced) => named(forced),
-            None => self
-                .profiles
-                .scheduled(self.profiles.local_time(now))
-                .and_then(|name| self.profile(name).map(|p| p.name.as_str())),
-        }
+            None => self.profiles.scheduled(self.profiles.local_time(now)),
+        };
+        name.and_then(|name| self.profile(name).map(|p| p.name.as_str()))
     }
 
     /// The stretches holding chainage `at_m` under `profile`, most
