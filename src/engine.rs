@@ -1,8 +1,18 @@
 //! The detection engine: rules and incidents together, sentences and ticks
 //! in, alert messages and segment states out. Pure: no I/O, no clock.
+//!
+//! The engine also follows the active threshold profile: each tick it asks
+//! the config which profile applies at that time ([`Config::active_profile`])
+//! and, when that changed, re-resolves the layout's thresholds and hands the
+//! new layout to the rules, which keep all their state. The change is kept
+//! for the daemon to log ([`Engine::take_profile_change`]) and to pass on
+//! to the cameras ([`Engine::camera_settings`]). [`Engine::reconfigure`]
+//! takes a whole new config in the same way (hot reload).
 
+use std::fmt;
 use std::sync::Arc;
 
+use crate::camera::CameraSettings;
 use crate::config::Config;
 use crate::evidence::Evidence;
 use crate::incident::fusion::Fusion;
@@ -13,31 +23,73 @@ use crate::sentence::Sentence;
 use crate::time::Timestamp;
 use crate::wall::Wall;
 
+/// The active profile changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileChange {
+    /// The profile before (`None`: the defaults).
+    pub from: Option<String>,
+    /// The profile now (`None`: the defaults).
+    pub to: Option<String>,
+    /// When the engine noticed.
+    pub at: Timestamp,
+}
+
+impl fmt::Display for ProfileChange {
+    /// `default → night`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |p: &Option<String>| p.clone().unwrap_or_else(|| "default".into());
+        write!(f, "{} → {}", name(&self.from), name(&self.to))
+    }
+}
+
+/// Why [`Engine::reconfigure`] refused a config: what it changes needs a
+/// restart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReconfigureError {
+    #[error("`{0}` changed; restart the daemon to apply it")]
+    NeedsRestart(&'static str),
+}
+
 /// Rules and incidents for one configuration.
 #[derive(Debug)]
 pub struct Engine {
+    config: Config,
+    wall: Arc<Wall>,
+    /// The layout in use, resolved for `profile`. The rules hold the same
+    /// one.
+    layout: Arc<Layout>,
+    /// The active profile (`None`: the defaults).
+    profile: Option<String>,
+    /// The last profile change not yet taken by the daemon.
+    profile_change: Option<ProfileChange>,
     rules: Rules,
+    /// The book uses its layout for places only (which segments a device or
+    /// camera covers), never for thresholds: a profile change leaves it as
+    /// it is.
     book: IncidentBook,
 }
 
 impl Engine {
-    /// An engine for a validated config; deadlines count from `started`.
+    /// An engine for a validated config; deadlines count from `started`, and
+    /// the profile active at `started` applies from the start.
     pub fn new(config: &Config, wall: Arc<Wall>, started: Timestamp, id_prefix: &str) -> Self {
-        let layout = Arc::new(Layout::new(config, &wall));
-        let timing = Timing {
-            quiet_period: config.detection.quiet_period,
-            min_update_interval: config.detection.min_update_interval,
-        };
+        let profile = config.active_profile(started).map(str::to_owned);
+        let layout = Arc::new(Layout::with_profile(config, &wall, profile.as_deref()));
         Self {
             rules: Rules::new(layout.clone(), started),
             book: IncidentBook::new(
-                wall,
-                layout,
-                timing,
+                wall.clone(),
+                layout.clone(),
+                timing(config),
                 Fusion::new(&config.detection.fusion),
                 &config.instance,
                 id_prefix,
             ),
+            config: config.clone(),
+            wall,
+            layout,
+            profile,
+            profile_change: None,
         }
     }
 
@@ -49,10 +101,7 @@ impl Engine {
     /// Applies a sentence received at `now`.
     pub fn on_sentence(&mut self, s: &Sentence, now: Timestamp) -> Result<Vec<Output>, Reject> {
         let findings = self.rules.on_sentence(s, now)?;
-        Ok(findings
-            .into_iter()
-            .flat_map(|f| self.book.on_finding(f, now))
-            .collect())
+        Ok(self.apply(findings, now))
     }
 
     /// Applies evidence found elsewhere (a camera) at `now`.
@@ -70,16 +119,138 @@ impl Engine {
         self.book.on_ack(id, by, now)
     }
 
-    /// Deadlines, due updates and clears at `now`.
+    /// Switches to the profile active at `now` if it changed (see
+    /// [`Engine::take_profile_change`]), then deadlines, due updates and
+    /// clears at `now`.
     pub fn on_tick(&mut self, now: Timestamp) -> Vec<Output> {
-        let mut out: Vec<Output> = self
-            .rules
-            .on_tick(now)
-            .into_iter()
-            .flat_map(|f| self.book.on_finding(f, now))
-            .collect();
+        let active = self.config.active_profile(now).map(str::to_owned);
+        if active != self.profile {
+            let layout = Arc::new(self.layout.reprofiled(&self.config, active.as_deref()));
+            self.switch(layout, active, now);
+        }
+        let findings = self.rules.on_tick(now);
+        let mut out = self.apply(findings, now);
         out.extend(self.book.on_tick(now));
         out
+    }
+
+    /// The active profile (`None`: the defaults).
+    pub fn active_profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// The last change of the active profile since this was last called,
+    /// by a tick or by [`Engine::reconfigure`]. When it is `Some`, the
+    /// daemon logs it and gives every camera its new settings
+    /// ([`Engine::camera_settings`]).
+    pub fn take_profile_change(&mut self) -> Option<ProfileChange> {
+        self.profile_change.take()
+    }
+
+    /// The config in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The layout in use (thresholds of the active profile).
+    pub fn layout(&self) -> &Arc<Layout> {
+        &self.layout
+    }
+
+    /// Every camera's settings under the active profile, in `[[camera]]`
+    /// order, for `CameraPipeline::new` or `CameraPipeline::reconfigure`.
+    pub fn camera_settings(&self) -> Vec<CameraSettings> {
+        let profile = self.active_profile();
+        self.config
+            .camera
+            .iter()
+            .enumerate()
+            .map(|(i, cam)| CameraSettings::resolve(cam, &self.config.camera_thermal(i, profile)))
+            .collect()
+    }
+
+    /// Takes a new validated config (hot reload) at `now`: new layout,
+    /// thresholds, heartbeat deadlines, wind settings, profiles and
+    /// schedule, with the profile active at `now`. The rules keep their
+    /// state for every device still configured (k-of-n windows, last heard,
+    /// offline, wind); open incidents stay open. Incidents of controllers no
+    /// longer configured are cleared (returned as outputs). A change of the
+    /// active profile is reported by [`Engine::take_profile_change`].
+    ///
+    /// Incident timing (`quiet_period`, `min_update_interval`), fusion
+    /// settings and the places of added devices and cameras go to the
+    /// incident book; segments newly covered get their initial state.
+    ///
+    /// # Errors
+    ///
+    /// [`ReconfigureError::NeedsRestart`] if the new config has another
+    /// `wall`, `segment_length_m` or `instance`; nothing is changed then.
+    pub fn reconfigure(
+        &mut self,
+        config: &Config,
+        now: Timestamp,
+    ) -> Result<Vec<Output>, ReconfigureError> {
+        if config.wall != self.config.wall {
+            return Err(ReconfigureError::NeedsRestart("wall"));
+        }
+        if config.segment_length_m != self.config.segment_length_m {
+            return Err(ReconfigureError::NeedsRestart("segment_length_m"));
+        }
+        if config.instance != self.config.instance {
+            return Err(ReconfigureError::NeedsRestart("instance"));
+        }
+        // Cameras no longer configured: end their low-contrast marks.
+        let gone: Vec<String> = self
+            .config
+            .camera
+            .iter()
+            .filter(|old| !config.camera.iter().any(|c| c.id == old.id))
+            .map(|c| c.id.clone())
+            .collect();
+        let active = config.active_profile(now).map(str::to_owned);
+        let layout = Arc::new(Layout::with_profile(config, &self.wall, active.as_deref()));
+        self.config = config.clone();
+        let mut out = self.switch(layout, active, now);
+        for camera in gone {
+            out.extend(self.book.on_camera_contrast(&camera, false, now));
+        }
+        // After the findings above, which needed the old layout to find the
+        // segments of removed devices and cameras.
+        self.book.reconfigure(
+            self.layout.clone(),
+            timing(config),
+            Fusion::new(&config.detection.fusion),
+        );
+        out.extend(self.book.segment_changes(now));
+        Ok(out)
+    }
+
+    /// Hands `layout` (resolved for `profile`) to the rules, applies the
+    /// findings that ends, and records a profile change.
+    fn switch(
+        &mut self,
+        layout: Arc<Layout>,
+        profile: Option<String>,
+        now: Timestamp,
+    ) -> Vec<Output> {
+        let findings = self.rules.set_layout(layout.clone(), now);
+        self.layout = layout;
+        if profile != self.profile {
+            let from = std::mem::replace(&mut self.profile, profile.clone());
+            self.profile_change = Some(ProfileChange {
+                from,
+                to: profile,
+                at: now,
+            });
+        }
+        self.apply(findings, now)
+    }
+
+    fn apply(&mut self, findings: Vec<Finding>, now: Timestamp) -> Vec<Output> {
+        findings
+            .into_iter()
+            .flat_map(|f| self.book.on_finding(f, now))
+            .collect()
     }
 
     /// Sequence-number counters per device.
@@ -97,3 +268,14 @@ impl Engine {
         self.book.open_count()
     }
 }
+
+fn timing(config: &Config) -> Timing {
+    Timing {
+        quiet_period: config.detection.quiet_period,
+        min_update_interval: config.detection.min_update_interval,
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -2,6 +2,10 @@
 //! device — where each zone and channel is on the wall, its effective
 //! thresholds, its heartbeat deadline and the segments it covers — and the
 //! segments each camera watches.
+//!
+//! A layout is resolved for one profile (see [`crate::config::profile`] for
+//! the precedence); only thresholds depend on it. [`Layout::reprofiled`]
+//! re-resolves them for another profile and keeps the rest.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,23 +68,32 @@ pub struct Layout {
     cameras: HashMap<String, Vec<SegmentIndex>>,
     /// Wind rejection on fence controllers.
     pub wind: WindConfig,
+    /// The profile the thresholds were resolved for (`None`: the defaults).
+    profile: Option<String>,
 }
 
 impl Layout {
-    /// Resolves a validated config against its wall.
+    /// Resolves a validated config against its wall, with no profile active.
     pub fn new(config: &Config, wall: &Wall) -> Self {
+        Self::with_profile(config, wall, None)
+    }
+
+    /// Resolves a validated config against its wall with the thresholds of
+    /// `profile` (`None`: the defaults). An unknown profile name resolves
+    /// like `None` but is remembered as given.
+    pub fn with_profile(config: &Config, wall: &Wall, profile: Option<&str>) -> Self {
         let mut devices = HashMap::new();
         let det = &config.detection;
-        for dev in &config.fence {
+        for (i, dev) in config.fence.iter().enumerate() {
             let zones: HashMap<u16, ZoneSpec> = dev
                 .zones
                 .iter()
                 .enumerate()
-                .map(|(i, z)| {
+                .map(|(j, z)| {
                     let spec = ZoneSpec {
                         start_m: z.start_m,
                         end_m: z.end_m,
-                        thresholds: dev.thresholds(i, &det.fence),
+                        thresholds: config.zone_thresholds(i, j, profile),
                     };
                     (z.zone, spec)
                 })
@@ -104,15 +117,15 @@ impl Layout {
                 },
             );
         }
-        for dev in &config.trench {
+        for (i, dev) in config.trench.iter().enumerate() {
             let geophones = dev
                 .geophones
                 .iter()
                 .enumerate()
-                .map(|(i, g)| {
+                .map(|(j, g)| {
                     let spec = GeophoneSpec {
                         at_m: g.at_m,
-                        ppv_um_s: dev.ppv_threshold(i, &det.ground),
+                        ppv_um_s: config.geophone_ppv(i, j, profile),
                     };
                     (g.channel, spec)
                 })
@@ -159,7 +172,54 @@ impl Layout {
             devices,
             cameras,
             wind: config.detection.wind.clone(),
+            profile: profile.map(str::to_owned),
         }
+    }
+
+    /// This layout with the thresholds of `profile`, keeping everything
+    /// else (positions, segments, cameras) as it is: cheaper than
+    /// [`Layout::with_profile`], which also projects every camera's view.
+    /// `config` must be the config this layout was resolved from.
+    pub fn reprofiled(&self, config: &Config, profile: Option<&str>) -> Self {
+        let mut out = self.clone();
+        out.profile = profile.map(str::to_owned);
+        for (i, dev) in config.fence.iter().enumerate() {
+            let Some(DeviceKind::Fence { zones }) =
+                out.devices.get_mut(&dev.id).map(|d| &mut d.kind)
+            else {
+                continue;
+            };
+            for (j, z) in dev.zones.iter().enumerate() {
+                if let Some(spec) = zones.get_mut(&z.zone) {
+                    spec.thresholds = config.zone_thresholds(i, j, profile);
+                }
+            }
+        }
+        for (i, dev) in config.trench.iter().enumerate() {
+            let Some(DeviceKind::Trench { geophones, .. }) =
+                out.devices.get_mut(&dev.id).map(|d| &mut d.kind)
+            else {
+                continue;
+            };
+            for (j, g) in dev.geophones.iter().enumerate() {
+                if let Some(spec) = geophones.get_mut(&g.channel) {
+                    spec.ppv_um_s = config.geophone_ppv(i, j, profile);
+                }
+            }
+        }
+        out
+    }
+
+    /// The profile the thresholds were resolved for (`None`: the defaults).
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// Every camera id with the segments it watches, in no particular order.
+    pub fn cameras(&self) -> impl Iterator<Item = (&str, &[SegmentIndex])> {
+        self.cameras
+            .iter()
+            .map(|(id, s)| (id.as_str(), s.as_slice()))
     }
 
     /// The segments camera `id` watches (empty for an unknown camera).
@@ -216,4 +276,59 @@ fn camera_segments(mount: Mount, wall: &Wall, max_offset_m: f64) -> Vec<SegmentI
     segments.sort();
     segments.dedup();
     segments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit;
+
+    #[test]
+    fn a_reprofiled_layout_is_the_layout_of_that_profile() {
+        let (mut config, wall) = testkit::fixture();
+        let extra: Config = toml::from_str(
+            r#"wall = "unused.geojson"
+[[profile]]
+name = "night"
+rms_mg = 300.0
+ppv_um_s = 700.0
+[[stretch]]
+from_m = 5000.0
+to_m = 7500.0
+profile = "night"
+k = 2
+"#,
+        )
+        .unwrap();
+        config.profile = extra.profile;
+        config.stretch = extra.stretch;
+        config.camera.push(testkit::camera_south_of_wall(200.0));
+        let day = Layout::new(&config, &wall);
+        let night = Layout::with_profile(&config, &wall, Some("night"));
+        let reprofiled = day.reprofiled(&config, Some("night"));
+        assert_eq!((day.profile(), night.profile()), (None, Some("night")));
+        assert_eq!(reprofiled.profile(), Some("night"));
+        for dev in night.devices() {
+            assert_eq!(reprofiled.device(&dev.id), Some(dev));
+        }
+        assert_eq!(
+            reprofiled.camera_segments("cam-1"),
+            night.camera_segments("cam-1")
+        );
+        let zone = |l: &Layout, z: u16| match &l.device("fence-a").unwrap().kind {
+            DeviceKind::Fence { zones } => zones[&z].thresholds,
+            DeviceKind::Trench { .. } => unreachable!(),
+        };
+        // Zone 1 (middle 4900): the profile; zone 3 (middle 7100): the
+        // night stretch too; zone 2 keeps its own 600 mg.
+        assert_eq!((zone(&day, 1).rms_mg, zone(&day, 1).k), (400.0, 3));
+        assert_eq!((zone(&night, 1).rms_mg, zone(&night, 1).k), (300.0, 3));
+        assert_eq!((zone(&night, 3).rms_mg, zone(&night, 3).k), (300.0, 2));
+        assert_eq!((zone(&night, 2).rms_mg, zone(&night, 2).k), (600.0, 2));
+        // And back.
+        let back = night.reprofiled(&config, None);
+        for dev in day.devices() {
+            assert_eq!(back.device(&dev.id), Some(dev));
+        }
+    }
 }

@@ -49,6 +49,14 @@ enum Command {
     CheckConfig {
         /// The config file (TOML).
         file: PathBuf,
+        /// Print the effective thresholds of every sensor, by segment, under
+        /// every profile.
+        #[arg(long)]
+        explain: bool,
+        /// Print which effective thresholds change from OLD to FILE, by
+        /// segment and profile, and the devices added and removed.
+        #[arg(long, value_name = "OLD")]
+        against: Option<PathBuf>,
     },
     /// Print the commented default configuration.
     PrintDefaultConfig,
@@ -121,7 +129,11 @@ fn main() -> ExitCode {
             print!("{}", rampart::config::DEFAULT_TOML);
             ExitCode::SUCCESS
         }
-        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckConfig {
+            file,
+            explain,
+            against,
+        } => check_config(&file, explain, against.as_deref()),
         Command::Run { config, record } => {
             let options = RunOptions {
                 record: record.record.map(|path| RecordOptions {
@@ -148,29 +160,52 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn check_config(file: &Path) -> ExitCode {
-    match rampart::config::load(file) {
-        Ok(loaded) => {
-            let c = &loaded.config;
-            println!(
-                "{}: ok — wall {:.1} km in {} segments of {} m; {} fence and {} trench controllers; {} serial ports; broker {}{}",
-                file.display(),
-                loaded.wall.length_m() / 1000.0,
-                loaded.wall.segment_count(),
-                c.segment_length_m,
-                c.fence.len(),
-                c.trench.len(),
-                c.serial.len(),
-                c.mqtt.url,
-                if c.mqtt.embedded_broker { " (embedded)" } else { "" },
-            );
-            ExitCode::SUCCESS
-        }
+/// `check-config`: 0 for a valid file, 1 for an invalid one (or an
+/// `--against` file that does not load).
+fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode {
+    use rampart::config::explain;
+    let loaded = match rampart::config::load(file) {
+        Ok(loaded) => loaded,
         Err(problems) => {
             print_problems(file, &problems);
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let c = &loaded.config;
+    println!(
+        "{}: ok — wall {:.1} km in {} segments of {} m; {} fence and {} trench controllers; {} serial ports; broker {}{}",
+        file.display(),
+        loaded.wall.length_m() / 1000.0,
+        loaded.wall.segment_count(),
+        c.segment_length_m,
+        c.fence.len(),
+        c.trench.len(),
+        c.serial.len(),
+        c.mqtt.url,
+        if c.mqtt.embedded_broker { " (embedded)" } else { "" },
+    );
+    if explain {
+        let now = rampart::time::Timestamp::now();
+        println!("{}", explain::render_active(c, now));
+        print!(
+            "{}",
+            explain::render_effective(&explain::effective(c, &loaded.wall))
+        );
     }
+    if let Some(old_file) = against {
+        let old = match rampart::config::load(old_file) {
+            Ok(old) => old,
+            Err(problems) => {
+                eprintln!("{}: cannot compare against it:", old_file.display());
+                print_problems(old_file, &problems);
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("changes from {}:", old_file.display());
+        let diff = explain::diff(&old.config, &old.wall, c, &loaded.wall);
+        print!("{}", explain::render_diff(&diff));
+    }
+    ExitCode::SUCCESS
 }
 
 fn print_problems(file: &Path, problems: &[rampart::config::Diagnostic]) {

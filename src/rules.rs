@@ -160,6 +160,9 @@ struct DeviceState {
     levels: HashMap<u16, Level>,
     wind: Option<Wind>,
     beams: HashMap<u16, bool>,
+    /// For a device added by a new layout: its deadline counts from here
+    /// until it is heard.
+    added: Option<Timestamp>,
 }
 
 /// The rules' state for every device.
@@ -178,6 +181,93 @@ impl Rules {
             started,
             devices: HashMap::new(),
         }
+    }
+
+    /// The layout in use.
+    pub fn layout(&self) -> &Arc<Layout> {
+        &self.layout
+    }
+
+    /// Takes a new layout (another profile's thresholds, or a reloaded
+    /// config), keeping what is known of every device still in it: k-of-n
+    /// windows, smoothed levels, wind, beam states, when it was last heard,
+    /// sequence numbers, offline and fault. The next reading is judged by
+    /// the new thresholds. A device new to the layout has its heartbeat
+    /// deadline counted from `now`.
+    ///
+    /// What is known of devices, zones and channels no longer configured is
+    /// dropped; the findings returned end what a removed device had open
+    /// (tamper, fault, offline, wind), as nothing could end them later.
+    /// Wind is ended on every controller when the new layout turns wind
+    /// rejection off.
+    pub fn set_layout(&mut self, layout: Arc<Layout>, now: Timestamp) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut removed: Vec<String> = self
+            .devices
+            .keys()
+            .filter(|id| layout.device(id).is_none())
+            .cloned()
+            .collect();
+        removed.sort();
+        for device in removed {
+            let Some(state) = self.devices.remove(&device) else {
+                continue;
+            };
+            out.push(Finding::TamperCleared {
+                device: device.clone(),
+                at: now,
+            });
+            if state.fault {
+                out.push(Finding::FaultCleared {
+                    device: device.clone(),
+                    at: now,
+                });
+            }
+            if state.offline {
+                out.push(Finding::Online {
+                    device: device.clone(),
+                    at: now,
+                });
+            }
+            if state.wind.is_some() {
+                out.push(Finding::Wind {
+                    device,
+                    on: false,
+                    detail: "controller removed from the configuration".into(),
+                    at: now,
+                });
+            }
+        }
+        for spec in layout.devices() {
+            let known = self.layout.device(&spec.id).is_some();
+            let state = self.devices.entry(spec.id.clone()).or_default();
+            if !known {
+                state.added = Some(now);
+            }
+            match &spec.kind {
+                DeviceKind::Fence { zones } => {
+                    state.windows.retain(|z, _| zones.contains_key(z));
+                    state.levels.retain(|z, _| zones.contains_key(z));
+                    state.beams.clear();
+                }
+                DeviceKind::Trench { beams, .. } => {
+                    state.windows.clear();
+                    state.levels.clear();
+                    state.beams.retain(|b, _| beams.contains_key(b));
+                }
+            }
+            let wind_off = !layout.wind.enabled || !matches!(spec.kind, DeviceKind::Fence { .. });
+            if wind_off && state.wind.take().is_some() {
+                out.push(Finding::Wind {
+                    device: spec.id.clone(),
+                    on: false,
+                    detail: "wind rejection turned off".into(),
+                    at: now,
+                });
+            }
+        }
+        self.layout = layout;
+        out
     }
 
     /// Sequence counters so far, per device heard from.
@@ -319,7 +409,7 @@ impl Rules {
         let mut out = Vec::new();
         for spec in self.layout.devices() {
             let state = self.devices.entry(spec.id.clone()).or_default();
-            let since = state.last_heard.unwrap_or(self.started);
+            let since = state.last_heard.or(state.added).unwrap_or(self.started);
             if !state.offline && now.since(since) >= spec.heartbeat_deadline {
                 state.offline = true;
                 let detail = match state.last_heard {

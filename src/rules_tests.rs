@@ -399,3 +399,50 @@ fn one_or_two_zones_shaking_are_not_wind() {
         "two zones over threshold alert"
     );
 }
+
+#[test]
+fn a_new_layout_ends_wind_when_wind_rejection_is_turned_off() {
+    let windy = || {
+        let mut feed = Feed::new();
+        let found = shake_all(&mut feed, 0.0, 30.0, |zone, t| {
+            650.0 + 200.0 * (t * 0.7).sin() + 20.0 * f64::from(zone)
+        });
+        assert_eq!(winds(&found), vec![true]);
+        feed
+    };
+    let zone1_at_700 = |feed: &mut Feed| {
+        [30.5, 31.0, 31.5]
+            .into_iter()
+            .any(|t| intrusion(&feed.fence(1, 700.0, t)).is_some())
+    };
+    let mut feed = windy();
+    let (mut config, wall) = testkit::fixture();
+    config.detection.wind.enabled = false;
+    let layout = Arc::new(Layout::new(&config, &wall));
+    let ended = feed.rules.set_layout(layout, at(30.0));
+    assert_eq!(winds(&ended), vec![false]);
+    // Plain thresholds again: 700 mg on zone 1 is evidence.
+    assert!(zone1_at_700(&mut feed));
+    // Still windy: it is not.
+    assert!(!zone1_at_700(&mut windy()));
+}
+
+#[test]
+fn a_new_layout_keeps_the_window_of_a_zone_whose_n_shrinks() {
+    let mut feed = Feed::new();
+    for t in [0.0, 1.0] {
+        feed.fence(1, 500.0, t);
+    }
+    feed.fence(1, 50.0, 2.0);
+    // n 5 → 3 with k 2: the two hits two and three readings ago; the
+    // oldest falls out with the next reading.
+    let (mut config, wall) = testkit::fixture();
+    config.fence[0].zones[0].k = Some(2);
+    config.fence[0].zones[0].n = Some(3);
+    let layout = Arc::new(Layout::new(&config, &wall));
+    assert!(feed.rules.set_layout(layout, at(2.5)).is_empty());
+    assert!(
+        intrusion(&feed.fence(1, 500.0, 3.0)).is_some(),
+        "hits at 1.0 and 3.0 in the last three readings"
+    );
+}

@@ -5,11 +5,26 @@
 //! through [`load`], which reports every problem in a file at once, each with
 //! file, line, column and key path (see [`diagnostics`]).
 //!
-//! Threshold precedence, most specific first: zone or channel → controller →
-//! `[detection]`.
+//! Threshold precedence, most specific first, each key on its own:
+//!
+//! 1. zone (`[[fence.zones]]`) or channel (`[[trench.geophones]]`),
+//! 2. controller (`[[fence]]`, `[[trench]]`),
+//! 3. camera (`[[camera]]`, for cameras),
+//! 4. `[[stretch]]` entries with the active profile whose range holds the
+//!    sensor (later entries win over earlier ones),
+//! 5. `[[stretch]]` entries without a profile (later entries win),
+//! 6. the active `[[profile]]`,
+//! 7. `[detection.fence]`, `[detection.ground]`, `[thermal]`.
+//!
+//! It is implemented once, in [`profile`] ([`Config::zone_thresholds`],
+//! [`Config::geophone_ppv`], [`Config::camera_thermal`]); which profile is
+//! active comes from [`Config::active_profile`]. [`explain`] compares the
+//! effective thresholds of two configs.
 
 pub mod diagnostics;
 pub mod duration;
+pub mod explain;
+pub mod profile;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +33,9 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use diagnostics::Diagnostic;
+pub use profile::{
+    Profile, ProfilesConfig, ScheduleEntry, Stretch, TimeOfDay, UtcOffset, DEFAULT_PROFILE,
+};
 
 use crate::wall::Wall;
 
@@ -64,6 +82,17 @@ pub struct Config {
     /// Thermal cameras.
     #[serde(default)]
     pub camera: Vec<CameraConfig>,
+    /// Named threshold profiles (night, day, crossover, ...). Default: none.
+    #[serde(default)]
+    pub profile: Vec<Profile>,
+    /// Which profile is active when: schedule by local time of day, or
+    /// forced. Default: no schedule, no profile.
+    #[serde(default)]
+    pub profiles: ProfilesConfig,
+    /// Thresholds for the sensors on chainage ranges, optionally only under
+    /// one profile. Default: none.
+    #[serde(default)]
+    pub stretch: Vec<Stretch>,
 }
 
 /// `[mqtt]`: the broker and the topic root.
@@ -684,24 +713,6 @@ fn default_serial_retry() -> Duration {
 }
 
 impl FenceController {
-    /// The effective thresholds of zone `zone_index` (an index into `zones`),
-    /// zone overrides first, then the controller's, then `defaults`.
-    pub fn thresholds(&self, zone_index: usize, defaults: &FenceThresholds) -> FenceThresholds {
-        let zone = self.zones.get(zone_index);
-        FenceThresholds {
-            rms_mg: zone
-                .and_then(|z| z.rms_mg)
-                .or(self.rms_mg)
-                .unwrap_or(defaults.rms_mg),
-            peak_mg: zone
-                .and_then(|z| z.peak_mg)
-                .or(self.peak_mg)
-                .unwrap_or(defaults.peak_mg),
-            k: zone.and_then(|z| z.k).or(self.k).unwrap_or(defaults.k),
-            n: zone.and_then(|z| z.n).or(self.n).unwrap_or(defaults.n),
-        }
-    }
-
     /// The chainage range the controller's zones cover.
     pub fn coverage(&self) -> Option<(f64, f64)> {
         span(self.zones.iter().flat_map(|z| [z.start_m, z.end_m]))
@@ -709,15 +720,6 @@ impl FenceController {
 }
 
 impl TrenchController {
-    /// The effective PPV threshold of geophone `index` (into `geophones`).
-    pub fn ppv_threshold(&self, index: usize, defaults: &GroundThresholds) -> f64 {
-        self.geophones
-            .get(index)
-            .and_then(|g| g.ppv_um_s)
-            .or(self.ppv_um_s)
-            .unwrap_or(defaults.ppv_um_s)
-    }
-
     /// The chainage range the controller's channels cover.
     pub fn coverage(&self) -> Option<(f64, f64)> {
         span(
@@ -813,4 +815,4 @@ fn resolve_paths(mut config: Config, base: &Path) -> Config {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

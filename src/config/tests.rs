@@ -6,6 +6,11 @@ fn wall_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
 }
 
+/// Every problem `load_str` reports for `text`, as printed.
+pub(crate) fn load_problems(text: &str) -> Vec<String> {
+    problems(text)
+}
+
 fn problems(text: &str) -> Vec<String> {
     match load_str("t.toml", text, &wall_dir()) {
         Ok(_) => Vec::new(),
@@ -13,7 +18,7 @@ fn problems(text: &str) -> Vec<String> {
     }
 }
 
-const WALL: &str = "wall = \"wall-iraq-syria-approx.geojson\"\n";
+pub(crate) const WALL: &str = "wall = \"wall-iraq-syria-approx.geojson\"\n";
 
 #[test]
 fn the_printed_default_is_the_built_in_default() {
@@ -43,6 +48,8 @@ fn the_printed_default_is_the_built_in_default() {
         (m.keep_alive, m.max_packet_bytes, m.reconnect_max)
     );
     assert_eq!(wall.segment_count(), 584);
+    assert_eq!(c.profiles, ProfilesConfig::default());
+    assert!(c.profile.is_empty() && c.stretch.is_empty());
     let t = ThermalConfig::default();
     let ct = &c.thermal;
     assert_eq!(
@@ -95,9 +102,8 @@ fn thresholds_take_zone_then_controller_then_detection() {
          [[fence.zones]]\nzone = 2\nstart_m = 10.0\nend_m = 20.0\n"
     );
     let (c, _) = load_str("t.toml", &text, &wall_dir()).unwrap();
-    let dev = &c.fence[0];
-    let zone1 = dev.thresholds(0, &c.detection.fence);
-    let zone2 = dev.thresholds(1, &c.detection.fence);
+    let zone1 = c.zone_thresholds(0, 0, None);
+    let zone2 = c.zone_thresholds(0, 1, None);
     assert_eq!(
         (zone1.rms_mg, zone1.peak_mg, zone1.k, zone1.n),
         (700.0, 1800.0, 2, 6)

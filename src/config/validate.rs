@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use super::diagnostics::{Diagnostic, PathSeg, SourceMap};
-use super::Config;
+use super::{Config, DEFAULT_PROFILE};
 use crate::sentence::is_valid_id;
 use crate::wall::Wall;
 
@@ -64,6 +64,8 @@ pub fn validate(config: Config, source: &SourceMap) -> Result<(Config, Wall), Ve
     check_devices(&config, wall.as_ref(), &mut p);
     check_serial(&config, &mut p);
     check_cameras(&config, &mut p);
+    check_profiles(&config, &mut p);
+    check_stretches(&config, wall.as_ref(), &mut p);
     match (p.list.is_empty(), wall) {
         (true, Some(wall)) => Ok((config, wall)),
         _ => {
@@ -230,11 +232,21 @@ fn check_devices(config: &Config, wall: Option<&Wall>, p: &mut Problems) {
             check_positive(p, &at(&zp, &[key("rms_mg")]), z.rms_mg);
             check_positive(p, &at(&zp, &[key("peak_mg")]), z.peak_mg);
             check_window(p, &zp, z.k, z.n);
-            let t = dev.thresholds(j, &config.detection.fence);
-            if t.k > t.n {
+            // Under the defaults first, then under each profile; one
+            // report per zone.
+            let bad = config.profile_choices().into_iter().find_map(|profile| {
+                let t = config.zone_thresholds(i, j, profile);
+                (t.k > t.n).then_some((t, profile))
+            });
+            if let Some((t, profile)) = bad {
                 p.add(
                     &zp,
-                    format!("effective k ({}) is greater than n ({})", t.k, t.n),
+                    format!(
+                        "effective k ({}) is greater than n ({}){}",
+                        t.k,
+                        t.n,
+                        under(profile)
+                    ),
                 );
             }
         }
@@ -385,14 +397,19 @@ fn check_cameras(config: &Config, p: &mut Problems) {
         if k > n {
             p.add(&path, format!("effective k ({k}) is greater than n ({n})"));
         }
-        let (lo, hi) = (
-            cam.min_extent_m.unwrap_or(t.min_extent_m),
-            cam.max_extent_m.unwrap_or(t.max_extent_m),
-        );
-        if lo >= hi {
+        let bad = config.profile_choices().into_iter().find_map(|profile| {
+            let t = config.camera_thermal(i, profile);
+            (t.min_extent_m >= t.max_extent_m).then_some((t, profile))
+        });
+        if let Some((t, profile)) = bad {
             p.add(
                 &path,
-                format!("effective min_extent_m ({lo}) is not below max_extent_m ({hi})"),
+                format!(
+                    "effective min_extent_m ({}) is not below max_extent_m ({}){}",
+                    t.min_extent_m,
+                    t.max_extent_m,
+                    under(profile)
+                ),
             );
         }
         if let (Some(lo), Some(hi)) = (
@@ -405,6 +422,111 @@ fn check_cameras(config: &Config, p: &mut Problems) {
                     format!("effective gate_min_c ({lo}) is not below gate_max_c ({hi})"),
                 );
             }
+        }
+    }
+}
+
+/// `" under profile `NAME`"`, or nothing for the defaults.
+fn under(profile: Option<&str>) -> String {
+    profile.map_or_else(String::new, |name| format!(" under profile `{name}`"))
+}
+
+/// Whether `name` may be used where a profile is named: a `[[profile]]` or
+/// `"default"`.
+fn names_a_profile(config: &Config, name: &str) -> bool {
+    name == DEFAULT_PROFILE || config.profile(name).is_some()
+}
+
+fn not_a_profile(name: &str) -> String {
+    format!("`{name}` is not a [[profile]] name (nor `{DEFAULT_PROFILE}`)")
+}
+
+fn check_profiles(config: &Config, p: &mut Problems) {
+    let mut names = HashSet::new();
+    for (i, profile) in config.profile.iter().enumerate() {
+        let path = [key("profile"), PathSeg::Index(i)];
+        let name = &profile.name;
+        if !is_valid_id(name) {
+            p.add(
+                &at(&path, &[key("name")]),
+                "must be 1 to 32 characters of A-Z a-z 0-9 _ -",
+            );
+        } else if name == DEFAULT_PROFILE {
+            p.add(
+                &at(&path, &[key("name")]),
+                "`default` is reserved: it means no profile",
+            );
+        } else if !names.insert(name.as_str()) {
+            p.add(
+                &at(&path, &[key("name")]),
+                format!("profile `{name}` is defined twice"),
+            );
+        }
+        for (k, v) in [
+            ("rms_mg", profile.rms_mg),
+            ("peak_mg", profile.peak_mg),
+            ("ppv_um_s", profile.ppv_um_s),
+            ("delta_t_k", profile.delta_t_k),
+            ("min_extent_m", profile.min_extent_m),
+            ("max_extent_m", profile.max_extent_m),
+        ] {
+            check_positive(p, &at(&path, &[key(k)]), v);
+        }
+        check_window(p, &path, profile.k, profile.n);
+    }
+    let base = [key("profiles")];
+    let mut times = HashSet::new();
+    for (j, entry) in config.profiles.schedule.iter().enumerate() {
+        let ep = at(&base, &[key("schedule"), PathSeg::Index(j)]);
+        if !times.insert(entry.from) {
+            p.add(
+                &at(&ep, &[key("from")]),
+                format!("{} appears twice in the schedule", entry.from),
+            );
+        }
+        if !names_a_profile(config, &entry.profile) {
+            p.add(&at(&ep, &[key("profile")]), not_a_profile(&entry.profile));
+        }
+    }
+    if let Some(force) = &config.profiles.force {
+        if !names_a_profile(config, force) {
+            p.add(&at(&base, &[key("force")]), not_a_profile(force));
+        }
+    }
+}
+
+fn check_stretches(config: &Config, wall: Option<&Wall>, p: &mut Problems) {
+    for (i, s) in config.stretch.iter().enumerate() {
+        let path = [key("stretch"), PathSeg::Index(i)];
+        check_chainage(p, &at(&path, &[key("from_m")]), s.from_m, wall);
+        check_chainage(p, &at(&path, &[key("to_m")]), s.to_m, wall);
+        if s.to_m <= s.from_m {
+            p.add(&at(&path, &[key("to_m")]), "must be greater than from_m");
+        }
+        if let Some(name) = &s.profile {
+            if !names_a_profile(config, name) {
+                p.add(&at(&path, &[key("profile")]), not_a_profile(name));
+            }
+        }
+        check_positive(p, &at(&path, &[key("rms_mg")]), s.rms_mg);
+        check_positive(p, &at(&path, &[key("peak_mg")]), s.peak_mg);
+        check_positive(p, &at(&path, &[key("ppv_um_s")]), s.ppv_um_s);
+        check_window(p, &path, s.k, s.n);
+        if let (Some(k), Some(n)) = (s.k, s.n) {
+            if k > n {
+                p.add(&path, format!("k ({k}) is greater than n ({n})"));
+            }
+        }
+        let sets = [s.rms_mg, s.peak_mg, s.ppv_um_s]
+            .iter()
+            .any(Option::is_some)
+            || s.k.is_some()
+            || s.n.is_some();
+        if !sets {
+            p.add(
+                &path,
+                "sets no threshold: give at least one of rms_mg, peak_mg, k, n, ppv_um_s",
+            );
         }
     }
 }

@@ -160,6 +160,30 @@ impl IncidentBook {
         self.board.initial(&covered, now)
     }
 
+    /// Takes a reloaded config's layout (where devices and cameras are),
+    /// incident timing and fusion settings. Open incidents and the segment
+    /// board stay; segments the new layout covers for the first time get
+    /// their initial state with the next outputs.
+    pub fn reconfigure(&mut self, layout: Arc<Layout>, timing: Timing, fusion: Fusion) {
+        let before = self.layout.covered_segments();
+        let added: Vec<SegmentIndex> = layout
+            .covered_segments()
+            .into_iter()
+            .filter(|s| before.binary_search(s).is_err())
+            .collect();
+        self.board.touch(&added);
+        self.layout = layout;
+        self.timing = timing;
+        self.fusion = fusion;
+    }
+
+    /// Segment states changed since the last outputs (after a reconfigure).
+    pub fn segment_changes(&mut self, now: Timestamp) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.publish_segments(now, &mut out);
+        out
+    }
+
     /// Number of open (published) incidents.
     pub fn open_count(&self) -> usize {
         self.open.values().filter(|i| !i.held).count()

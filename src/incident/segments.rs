@@ -50,6 +50,12 @@ impl SegmentBoard {
         self.take_changes(now)
     }
 
+    /// Marks `segments` to be published with the next changes (their state
+    /// as it stands: `quiet` for a segment nothing happened in).
+    pub fn touch(&mut self, segments: &[SegmentIndex]) {
+        self.dirty.extend(segments.iter().copied());
+    }
+
     /// Records an incident placed in `segment`.
     pub fn open_incident(&mut self, segment: SegmentIndex, id: &str, kind: AlertKind) {
         let facts = self.facts.entry(segment).or_default();

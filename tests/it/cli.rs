@@ -91,3 +91,151 @@ fn the_shipped_demo_config_checks() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+/// Old and new configs for `check-config --against`: the new one raises
+/// zone 2's threshold and adds a night profile with a stretch at 13–14 km.
+const OLD: &str = r#"wall = "wall.geojson"
+
+[[fence]]
+id = "fence-c01"
+[[fence.zones]]
+zone = 1
+start_m = 12000.0
+end_m = 12200.0
+[[fence.zones]]
+zone = 2
+start_m = 12200.0
+end_m = 12400.0
+[[fence.zones]]
+zone = 3
+start_m = 13000.0
+end_m = 13200.0
+
+[[trench]]
+id = "trench-t01"
+[[trench.geophones]]
+channel = 1
+at_m = 13100.0
+[[trench.geophones]]
+channel = 2
+at_m = 12100.0
+"#;
+
+fn new_config() -> String {
+    OLD.replace(
+        "zone = 2\nstart_m = 12200.0\nend_m = 12400.0\n",
+        "zone = 2\nstart_m = 12200.0\nend_m = 12400.0\nrms_mg = 450.0\n",
+    ) + r#"
+[[profile]]
+name = "night"
+
+[profiles]
+utc_offset = "+03:00"
+schedule = [{ from = "06:00", profile = "default" }, { from = "19:00", profile = "night" }]
+
+[[stretch]]
+from_m = 13000.0
+to_m = 14000.0
+profile = "night"
+rms_mg = 300.0
+ppv_um_s = 1200.0
+"#
+}
+
+fn two_configs() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(wall_file(), dir.path().join("wall.geojson")).unwrap();
+    let old = dir.path().join("old.toml");
+    let new = dir.path().join("new.toml");
+    std::fs::write(&old, OLD).unwrap();
+    std::fs::write(&new, new_config()).unwrap();
+    (dir, old, new)
+}
+
+#[test]
+fn check_config_against_an_old_file_lists_the_changed_thresholds_by_segment() {
+    let (_dir, old, new) = two_configs();
+    let out = rampart()
+        .arg("check-config")
+        .arg(&new)
+        .arg("--against")
+        .arg(&old)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with(&format!("{}: ok — wall", new.display())));
+    assert_eq!(
+        lines[1..],
+        [
+            format!("changes from {}:", old.display()).as_str(),
+            "profile `night` added",
+            "utc_offset +00:00 → +03:00",
+            "schedule none → 06:00 default, 19:00 night",
+            "S012  fence-c01/zone2  rms_mg 400 → 450  [all profiles]",
+            "S013  fence-c01/zone3  rms_mg 400 → 300  [night]",
+            "S013  trench-t01/geo1  ppv_um_s 1000 → 1200  [night]",
+            "2 segments change; 3 thresholds in 2 profiles; 3 profile settings changed",
+        ]
+    );
+}
+
+#[test]
+fn check_config_explain_prints_the_effective_thresholds() {
+    let (_dir, _old, new) = two_configs();
+    let out = rampart()
+        .arg("check-config")
+        .arg(&new)
+        .arg("--explain")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[1].starts_with("profile now: "), "{stdout}");
+    assert!(lines[1].contains("UTC+03:00; by the schedule)"), "{stdout}");
+    assert_eq!(
+        lines[2..],
+        [
+            "effective thresholds, by segment; profiles: default | night (one value: the same in all)",
+            "S012  fence-c01/zone1  rms_mg 400  peak_mg 1500  k 3  n 5",
+            "S012  fence-c01/zone2  rms_mg 450  peak_mg 1500  k 3  n 5",
+            "S012  trench-t01/geo2  ppv_um_s 1000",
+            "S013  fence-c01/zone3  rms_mg 400 | 300  peak_mg 1500  k 3  n 5",
+            "S013  trench-t01/geo1  ppv_um_s 1000 | 1200",
+        ]
+    );
+}
+
+#[test]
+fn check_config_against_a_broken_file_fails() {
+    let (dir, _old, new) = two_configs();
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(
+        &broken,
+        "wall = \"wall.geojson\"\n[[stretch]]\nfrom_m = 5.0\n",
+    )
+    .unwrap();
+    let out = rampart()
+        .arg("check-config")
+        .arg(&new)
+        .arg("--against")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot compare against it"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2:1: stretch[0].to_m: missing field `to_m`",
+            broken.display()
+        )),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,253 @@
+//! Unit tests of the engine: profile changes and reconfiguration keep the
+//! rules' state and the open incidents.
+
+use super::*;
+use crate::alert::{AlertKind, AlertMessage, AlertState};
+use crate::sentence::Body;
+use crate::testkit::{self, CONFIG};
+
+/// 17:59:00 UTC on 17 February 2026.
+const T0: Timestamp = Timestamp((20_501 * 86_400 + 17 * 3600 + 59 * 60) * 1000);
+
+fn at(secs: f64) -> Timestamp {
+    Timestamp(T0.0 + (secs * 1000.0) as i64)
+}
+
+/// The fixture, where one sensor alone alerts (no corroboration needed),
+/// plus `extra`.
+fn config(extra: &str) -> Config {
+    let text = format!("{CONFIG}\n[detection.fusion]\ncorroborate = []\n{extra}");
+    toml::from_str(&text).expect("test config parses")
+}
+
+/// A night profile at 300 mg from 18:00 UTC, the defaults from 06:00.
+const NIGHT: &str = r#"
+[[profile]]
+name = "night"
+rms_mg = 300.0
+delta_t_k = 2.0
+[profiles]
+schedule = [{ from = "06:00", profile = "default" }, { from = "18:00", profile = "night" }]
+"#;
+
+struct Feed {
+    engine: Engine,
+    seq: u32,
+}
+
+impl Feed {
+    fn new(config: &Config) -> Self {
+        let (_, wall) = testkit::fixture();
+        Self {
+            engine: Engine::new(config, wall, T0, "t"),
+            seq: 0,
+        }
+    }
+
+    fn send(&mut self, device: &str, body: Body, t: f64) -> Vec<Output> {
+        self.seq += 1;
+        let s = Sentence {
+            device: device.into(),
+            seq: self.seq,
+            body,
+            mac: None,
+        };
+        self.engine
+            .on_sentence(&s, at(t))
+            .expect("sentence accepted")
+    }
+
+    /// Zone 1 of fence-a (threshold 400 mg by default) at `rms` milli-g.
+    fn zone1(&mut self, rms: f64, t: f64) -> Vec<Output> {
+        let body = Body::Fence {
+            zone: 1,
+            rms_mg: rms,
+            peak_mg: 100.0,
+        };
+        self.send("fence-a", body, t)
+    }
+
+    fn beam_broken(&mut self, t: f64) -> Vec<Output> {
+        let body = Body::Beam {
+            channel: 0,
+            broken: true,
+        };
+        self.send("trench-a", body, t)
+    }
+}
+
+fn alerts(out: &[Output]) -> Vec<&AlertMessage> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Alert(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+fn from_zone1(out: &[Output]) -> bool {
+    alerts(out)
+        .iter()
+        .any(|a| a.sensors.iter().any(|s| s == "fence-a/zone1"))
+}
+
+#[test]
+fn the_profile_starts_as_scheduled_and_switches_on_a_tick() {
+    let mut feed = Feed::new(&config(NIGHT));
+    assert_eq!(feed.engine.active_profile(), None, "17:59: defaults");
+    assert_eq!(feed.engine.take_profile_change(), None);
+    feed.engine.on_tick(at(30.0));
+    assert_eq!(feed.engine.take_profile_change(), None);
+    feed.engine.on_tick(at(60.0));
+    assert_eq!(feed.engine.active_profile(), Some("night"));
+    let change = feed.engine.take_profile_change().expect("18:00: night");
+    assert_eq!(
+        (change.from.as_deref(), change.to.as_deref(), change.at),
+        (None, Some("night"), at(60.0))
+    );
+    assert_eq!(change.to_string(), "default → night");
+    assert_eq!(feed.engine.take_profile_change(), None, "taken once");
+    assert_eq!(feed.engine.layout().profile(), Some("night"));
+    // The cameras' settings follow the profile.
+    let mut with_camera = config(NIGHT);
+    with_camera
+        .camera
+        .push(testkit::camera_south_of_wall(200.0));
+    let mut feed = Feed::new(&with_camera);
+    assert_eq!(feed.engine.camera_settings()[0].kernel.delta_t, 300);
+    feed.engine.on_tick(at(60.0));
+    assert_eq!(feed.engine.camera_settings()[0].kernel.delta_t, 200);
+}
+
+#[test]
+fn a_profile_change_keeps_the_k_of_n_window_and_applies_to_the_next_reading() {
+    // Two hits (500 mg) at 17:59, then 350 mg after 18:00: a third hit
+    // only under the night profile's 300 mg.
+    let run = |extra: &str| {
+        let mut feed = Feed::new(&config(extra));
+        assert!(feed.zone1(500.0, 1.0).is_empty());
+        assert!(feed.zone1(500.0, 2.0).is_empty());
+        feed.engine.on_tick(at(60.0));
+        feed.zone1(350.0, 61.0)
+    };
+    let intrusions = |out: &[Output]| -> Vec<(AlertState, Vec<String>)> {
+        alerts(out)
+            .iter()
+            .filter(|a| a.kind == AlertKind::Intrusion)
+            .map(|a| (a.state, a.sensors.clone()))
+            .collect()
+    };
+    let out = run(NIGHT);
+    assert_eq!(
+        intrusions(&out),
+        [(AlertState::Raised, vec!["fence-a/zone1".to_owned()])],
+        "third hit at night: {out:?}"
+    );
+    let forced = format!("{NIGHT}force = \"default\"\n");
+    assert_eq!(intrusions(&run(&forced)), [], "350 mg is no hit by day");
+}
+
+#[test]
+fn reconfigure_keeps_windows_and_open_incidents_and_applies_new_thresholds() {
+    let old = config("");
+    let mut feed = Feed::new(&old);
+    let raised = feed.beam_broken(1.0);
+    assert_eq!(alerts(&raised)[0].state, AlertState::Raised);
+    let id = alerts(&raised)[0].id.clone();
+    assert!(!from_zone1(&feed.zone1(500.0, 2.0)));
+    feed.zone1(500.0, 3.0);
+    assert_eq!(feed.engine.open_incidents(), 1);
+
+    let new = config("[[stretch]]\nfrom_m = 4000.0\nto_m = 5000.0\nrms_mg = 300.0\n");
+    let out = feed.engine.reconfigure(&new, at(4.0)).expect("same wall");
+    assert!(out.is_empty(), "nothing ends: {out:?}");
+    assert_eq!(feed.engine.open_incidents(), 1, "the beam's incident stays");
+    assert_eq!(feed.engine.active_profile(), None);
+    assert_eq!(feed.engine.take_profile_change(), None);
+    // 350 mg is a hit under the new 300 mg and the third in the window: it
+    // joins the open incident.
+    let out = feed.zone1(350.0, 5.0);
+    let updated = alerts(&out);
+    assert_eq!(updated.len(), 1, "{out:?}");
+    assert_eq!(updated[0].id, id);
+    assert_eq!(updated[0].state, AlertState::Updated);
+    assert!(from_zone1(&out));
+
+    // The same without the reconfiguration: no hit.
+    let mut control = Feed::new(&old);
+    control.beam_broken(1.0);
+    control.zone1(500.0, 2.0);
+    control.zone1(500.0, 3.0);
+    assert!(control.zone1(350.0, 5.0).is_empty());
+}
+
+#[test]
+fn reconfigure_ends_what_removed_devices_had_open_and_watches_added_ones_from_now() {
+    let mut feed = Feed::new(&config(""));
+    // trench-a's deadline is 10 s; fence-a's 30 s.
+    let out = feed.engine.on_tick(at(11.0));
+    let offline = alerts(&out);
+    assert_eq!(offline.len(), 1);
+    assert_eq!(offline[0].kind, AlertKind::SensorOffline);
+    assert_eq!(offline[0].sensors, ["trench-a"]);
+    // A config without trench-a, with a new fence-b.
+    let text = CONFIG[..CONFIG.find("[[trench]]").unwrap()].to_owned()
+        + "[[fence]]\nid = \"fence-b\"\n[[fence.zones]]\nzone = 1\nstart_m = 9000.0\nend_m = 9200.0\n";
+    let new: Config = toml::from_str(&text).unwrap();
+    let out = feed.engine.reconfigure(&new, at(20.0)).unwrap();
+    let cleared = alerts(&out);
+    assert_eq!(cleared.len(), 1, "{out:?}");
+    assert_eq!(
+        (cleared[0].kind, cleared[0].state),
+        (AlertKind::SensorOffline, AlertState::Cleared)
+    );
+    assert_eq!(feed.engine.open_incidents(), 0);
+    // fence-a was never heard: its deadline still counts from the start;
+    // fence-b's counts from the reconfiguration.
+    let out = feed.engine.on_tick(at(31.0));
+    let sensors: Vec<&str> = alerts(&out)
+        .iter()
+        .flat_map(|a| a.sensors.iter().map(String::as_str))
+        .collect();
+    assert_eq!(sensors, ["fence-a"]);
+    let out = feed.engine.on_tick(at(50.0));
+    assert_eq!(alerts(&out)[0].sensors, ["fence-b"]);
+    // A sentence from the removed controller is rejected.
+    let s = Sentence {
+        device: "trench-a".into(),
+        seq: 99,
+        body: Body::Beam {
+            channel: 0,
+            broken: true,
+        },
+        mac: None,
+    };
+    assert!(feed.engine.on_sentence(&s, at(51.0)).is_err());
+}
+
+#[test]
+fn reconfigure_switches_profile_and_refuses_what_needs_a_restart() {
+    let mut feed = Feed::new(&config(""));
+    let forced = config(&format!("{NIGHT}force = \"night\"\n"));
+    feed.engine.reconfigure(&forced, at(1.0)).unwrap();
+    assert_eq!(feed.engine.active_profile(), Some("night"));
+    let change = feed.engine.take_profile_change().unwrap();
+    assert_eq!(change.to_string(), "default → night");
+    // The schedule no longer matters while forced.
+    feed.engine.on_tick(at(3600.0 * 14.0));
+    assert_eq!(feed.engine.take_profile_change(), None);
+
+    let mut other_wall = forced.clone();
+    other_wall.wall = "elsewhere.geojson".into();
+    assert_eq!(
+        feed.engine.reconfigure(&other_wall, at(2.0)),
+        Err(ReconfigureError::NeedsRestart("wall"))
+    );
+    let mut other_length = forced.clone();
+    other_length.segment_length_m = 500.0;
+    assert_eq!(
+        feed.engine.reconfigure(&other_length, at(2.0)),
+        Err(ReconfigureError::NeedsRestart("segment_length_m"))
+    );
+    assert_eq!(feed.engine.config().segment_length_m, 1000.0);
+}
