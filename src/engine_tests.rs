@@ -251,3 +251,32 @@ fn reconfigure_switches_profile_and_refuses_what_needs_a_restart() {
     );
     assert_eq!(feed.engine.config().segment_length_m, 1000.0);
 }
+
+#[test]
+fn reconfigure_gives_the_incident_book_new_timing_and_fusion() {
+    let old = config("");
+    let mut feed = Feed::new(&old);
+    feed.beam_broken(1.0);
+    assert_eq!(feed.engine.open_incidents(), 1);
+    // The fixture's quiet period is 60 s; the new config makes it 10 s and
+    // holds lone beams back for corroboration.
+    let new: Config = toml::from_str(&format!(
+        "{}\n[detection.fusion]\ncorroborate = [\"beam\", \"fence\", \"ground\"]\n",
+        CONFIG.replace("quiet_period = \"60s\"", "quiet_period = \"10s\"")
+    ))
+    .unwrap();
+    feed.engine.reconfigure(&new, at(2.0)).expect("same wall");
+    let out = feed.engine.on_tick(at(11.0));
+    assert!(
+        alerts(&out).iter().any(|a| a.state == AlertState::Cleared),
+        "cleared after the new 10 s quiet period: {out:?}"
+    );
+    // A lone beam is now held back.
+    let body = Body::Beam {
+        channel: 0,
+        broken: false,
+    };
+    feed.send("trench-a", body, 20.0);
+    assert!(alerts(&feed.beam_broken(21.0)).is_empty());
+    assert_eq!(feed.engine.fusion_stats().held, 1);
+}
