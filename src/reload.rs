@@ -52,6 +52,17 @@ pub enum ReloadStatus {
     RestartNeeded,
 }
 
+impl ReloadStatus {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReloadStatus::Applied => "applied",
+            ReloadStatus::Rejected => "rejected",
+            ReloadStatus::RestartNeeded => "restart_needed",
+        }
+    }
+}
+
 /// The settings that differ between `old` and `new` and that a running
 /// daemon cannot take over: empty if the new config can be swapped in.
 pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
@@ -98,6 +109,7 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
 }
 
 /// Watches one config file and hands valid new configs to the engine.
+#[derive(Clone)]
 pub struct ConfigWatcher {
     path: PathBuf,
     current: Config,

@@ -156,15 +156,12 @@ pub fn frame_limits(config: &Config) -> FrameLimits {
     }
 }
 
-/// A fresh pipeline for every configured camera, in config order.
-pub fn pipelines(config: &Config, wall: &Arc<Wall>) -> Vec<CameraPipeline> {
-    config
-        .camera
-        .iter()
-        .map(|cam| {
-            let settings = CameraSettings::resolve(cam, &config.thermal);
-            CameraPipeline::new(settings, wall.clone())
-        })
+/// A fresh pipeline for every camera, from the settings the engine
+/// resolved (under its active profile), in config order.
+pub fn pipelines(settings: Vec<CameraSettings>, wall: &Arc<Wall>) -> Vec<CameraPipeline> {
+    settings
+        .into_iter()
+        .map(|s| CameraPipeline::new(s, wall.clone()))
         .collect()
 }
 

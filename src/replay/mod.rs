@@ -231,7 +231,7 @@ impl Replay {
         let mut engine = Engine::new(config, wall.clone(), start.started, &start.id_prefix);
         // Segment states only: nothing to report.
         let _ = engine.start(start.started);
-        let cameras = camera::pipelines(config, &wall)
+        let cameras = camera::pipelines(engine.camera_settings(), &wall)
             .into_iter()
             .map(|p| (p.id().to_owned(), p))
             .collect();
@@ -341,6 +341,13 @@ impl Replay {
         let now = self.next_tick;
         let outs = self.engine.on_tick(now);
         self.take(outs);
+        if self.engine.take_profile_change().is_some() {
+            for settings in self.engine.camera_settings() {
+                if let Some(p) = self.cameras.get_mut(&settings.id) {
+                    p.reconfigure(settings);
+                }
+            }
+        }
         self.last_tick = now;
         self.next_tick = now.plus(TICK);
     }

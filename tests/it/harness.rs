@@ -135,6 +135,13 @@ impl Daemon {
         }
     }
 
+    /// Sends SIGHUP: the daemon reloads its config file.
+    pub fn hangup(&self) {
+        let child = self.child.as_ref().expect("running");
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");

@@ -9,6 +9,7 @@ mod cli;
 mod end_to_end;
 mod harness;
 mod interop;
+mod reload;
 mod replay;
 mod serial;
 mod simulator;

@@ -3,7 +3,8 @@
 //! ```text
 //! SerialSource (one per port) ─┐  Inbound (bounded, waits)   Output (bounded, waits)
 //! MqttSource ──────────────────┴──────────> engine task ───────────> AlertSink ──> journal, log, MQTT
-//!                                 1 s tick ─┘
+//! camera workers (evidence) ───┘               ↑   ↑
+//!                                   1 s tick ──┘   └── ConfigWatcher (SIGHUP, file changes)
 //! ```
 //! Shutdown: sources stop first; the engine drains what they sent; the sink
 //! drains what the engine produced, publishes `offline` and disconnects.
@@ -17,6 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{info, warn};
@@ -31,10 +33,15 @@ use crate::ingest::Inbound;
 use crate::mqtt::LinkConfig;
 use crate::record::recorder::{self, RecordError, RecordOptions, Tap};
 use crate::record::{Header, Recorded};
+use crate::reload::{ConfigWatcher, ReloadReport};
 use crate::runtime::{Clock, Shared};
 use crate::sink::journal::Journal;
 use crate::sink::publisher::{Publisher, Telemetry};
 use crate::sink::AlertSink;
+
+mod engine_task;
+
+use engine_task::{run_engine, EngineLinks};
 
 /// Capacity of the channel from sources to the engine.
 pub const INBOUND_CAPACITY: usize = 4096;
@@ -87,6 +94,7 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<BTreeMap<String, u64>, StartError> {
     let config_path = loaded.path.display().to_string();
+    let watched = ConfigWatcher::new(&loaded);
     let config = loaded.config;
     let wall = Arc::new(loaded.wall);
     let link = LinkConfig::new(&config.mqtt, &config.instance)?;
@@ -131,16 +139,36 @@ pub async fn run_with(
 
     let publisher = Publisher::start(&link, shared.clone());
     let telemetry = publisher.telemetry(link.topics.daemon_stats(&config.instance));
+    let publisher_notices = publisher.telemetry(link.topics.daemon_config(&config.instance));
     let sink = tokio::spawn(
         AlertSink::new(journal, publisher, link.topics.clone(), shared.clone()).run(out_rx),
     );
 
     let wall_for_cameras = wall.clone();
     let engine = Engine::new(&config, wall, clock.started(), &id_prefix);
-    let engine_task = tokio::spawn(run_engine(engine, in_rx, out_tx, shared.clone()));
-
-    let (slots, workers) =
-        start_cameras(&config, &wall_for_cameras, in_tx.clone(), shared.clone())?;
+    if let Some(profile) = engine.active_profile() {
+        info!(profile, "threshold profile in use");
+    }
+    let (slots, workers) = start_cameras(
+        &config,
+        engine.camera_settings(),
+        &wall_for_cameras,
+        in_tx.clone(),
+        shared.clone(),
+    )?;
+    let (reload_tx, reload_rx) = mpsc::channel::<Box<Loaded>>(4);
+    let links = EngineLinks {
+        reloads: reload_rx,
+        cameras: slots.clone(),
+    };
+    let engine_task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
+    let watcher = start_reload_watcher(
+        &watched,
+        reload_tx,
+        publisher_notices,
+        shared.clone(),
+        stop_rx.clone(),
+    );
     let mut sources = JoinSet::new();
     for port in &config.serial {
         let src = SerialSource::new(port.clone(), in_tx.clone(), shared.clone(), tap.clone());
@@ -154,6 +182,7 @@ pub async fn run_with(
     info!("shutting down: stopping sources");
     let _ = stop_tx.send(true);
     while sources.join_next().await.is_some() {}
+    let _ = watcher.await;
     // Camera workers finish the frame in hand and stop.
     for slot in slots.values() {
         slot.close();
@@ -218,10 +247,45 @@ fn recording_header(
     }
 }
 
+/// Watches the config file (and SIGHUP); logs and publishes (retained) what
+/// became of each reload.
+fn start_reload_watcher(
+    watcher: &ConfigWatcher,
+    to_engine: mpsc::Sender<Box<Loaded>>,
+    notices: Telemetry,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let watcher = watcher.clone();
+    tokio::spawn(async move {
+        let hangup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "cannot watch SIGHUP; the config file is still watched");
+                return;
+            }
+        };
+        let clock = shared.clock;
+        let report = move |r: &ReloadReport| {
+            shared
+                .counters
+                .incr(&format!("config.reload_{}", r.status.as_str()));
+            let body = serde_json::to_vec(r).unwrap_or_default();
+            if !notices.offer(body) {
+                warn!("could not queue the config reload report for publication");
+            }
+        };
+        watcher
+            .run(hangup, to_engine, report, move || clock.now(), stop)
+            .await;
+    })
+}
+
 /// One slot and one worker thread per configured camera.
 #[allow(clippy::type_complexity)]
 fn start_cameras(
     config: &crate::config::Config,
+    settings: Vec<crate::camera::CameraSettings>,
     wall: &Arc<crate::wall::Wall>,
     tx: mpsc::Sender<Inbound>,
     shared: Arc<Shared>,
@@ -235,7 +299,7 @@ fn start_cameras(
     let limits = camera::frame_limits(config);
     let mut slots = HashMap::new();
     let mut workers = Vec::new();
-    for pipeline in camera::pipelines(config, wall) {
+    for pipeline in camera::pipelines(settings, wall) {
         let id = pipeline.id().to_owned();
         let slot = Arc::new(CameraSlot::default());
         let worker =
@@ -245,81 +309,6 @@ fn start_cameras(
         workers.push(worker);
     }
     Ok((slots, workers))
-}
-
-/// The engine task: sentences and ticks in, outputs out.
-async fn run_engine(
-    mut engine: Engine,
-    mut rx: mpsc::Receiver<Inbound>,
-    tx: mpsc::Sender<Output>,
-    shared: Arc<Shared>,
-) {
-    let send_all = |outs: Vec<Output>| {
-        let tx = tx.clone();
-        async move {
-            for o in outs {
-                if tx.send(o).await.is_err() {
-                    return false;
-                }
-            }
-            true
-        }
-    };
-    if !send_all(engine.start(shared.clock.now())).await {
-        return;
-    }
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let outs = tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(Inbound::Sentence { sentence, received, source }) => match engine.on_sentence(&sentence, received) {
-                    Ok(outs) => outs,
-                    Err(reject) => {
-                        let line = sentence.encode();
-                        shared.reject(&source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
-                        continue;
-                    }
-                },
-                Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
-                Some(Inbound::CameraContrast { camera, low, received, .. }) => {
-                    shared.counters.incr(if low { "cameras.low_contrast" } else { "cameras.contrast_restored" });
-                    engine.on_camera_contrast(&camera, low, received)
-                }
-                Some(Inbound::Ack { ack, received }) => match engine.on_ack(&ack.id, &ack.by, received) {
-                    Some(outs) => {
-                        shared.counters.incr("acks.accepted");
-                        info!(id = %ack.id, by = %ack.by, "incident acknowledged");
-                        outs
-                    }
-                    None => {
-                        let why = format!("no open incident `{}` (acknowledged by `{}`)", ack.id, ack.by);
-                        shared.reject("mqtt:ack", "ack_unknown_incident", &why, b"");
-                        continue;
-                    }
-                },
-                None => break,
-            },
-            _ = tick.tick() => {
-                let (mut lost, mut out_of_order) = (0, 0);
-                for (device, seq) in engine.seq_stats() {
-                    shared.counters.set(&format!("seq.lost.{device}"), seq.lost);
-                    shared.counters.set(&format!("seq.out_of_order.{device}"), seq.out_of_order);
-                    lost += seq.lost;
-                    out_of_order += seq.out_of_order;
-                }
-                shared.counters.set("sentences.lost_by_seq_gap", lost);
-                shared.counters.set("sentences.out_of_order", out_of_order);
-                shared.counters.set("incidents.open", engine.open_incidents() as u64);
-                engine.on_tick(shared.clock.now())
-            }
-        };
-        if !send_all(outs).await {
-            return;
-        }
-    }
-    // Last look at deadlines and pending updates before stopping.
-    let _ = send_all(engine.on_tick(shared.clock.now())).await;
 }
 
 /// Logs the counters and publishes them as telemetry every [`STATS_INTERVAL`].
@@ -354,116 +343,4 @@ fn incident_id_prefix(instance: &str, clock: Clock) -> String {
         clock.started().millis(),
         random & 0xffff
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::alert::{AlertKind, AlertState};
-
-    async fn next_alert(rx: &mut mpsc::Receiver<Output>) -> crate::alert::AlertMessage {
-        loop {
-            match rx.recv().await.expect("engine still running") {
-                Output::Alert(a) => return a,
-                Output::Segment(..) => {}
-            }
-        }
-    }
-
-    /// The engine task on a paused clock: deadlines and quiet periods run
-    /// on virtual time, no test sleeps.
-    #[tokio::test(start_paused = true)]
-    async fn engine_task_keeps_deadlines_and_quiet_periods_in_virtual_time() {
-        let (config, wall) = crate::testkit::fixture();
-        let shared = Arc::new(Shared::new(Clock::start()));
-        let engine = Engine::new(&config, wall, shared.clock.started(), "t");
-        let (in_tx, in_rx) = mpsc::channel(16);
-        let (out_tx, mut out_rx) = mpsc::channel(64);
-        let task = tokio::spawn(run_engine(engine, in_rx, out_tx, shared.clone()));
-        let start = tokio::time::Instant::now();
-
-        // A heartbeat keeps fence-a alive; trench-a (10 s deadline) never speaks.
-        let hb = crate::sentence::Sentence {
-            device: "fence-a".into(),
-            seq: 1,
-            body: crate::sentence::Body::Heartbeat {
-                uptime_s: 1,
-                status: crate::sentence::Health::Ok,
-            },
-            mac: None,
-        };
-        in_tx
-            .send(Inbound::Sentence {
-                sentence: hb,
-                received: shared.clock.now(),
-                source: "test".into(),
-            })
-            .await
-            .unwrap();
-
-        let offline = next_alert(&mut out_rx).await;
-        assert_eq!(
-            (offline.kind, offline.state),
-            (AlertKind::SensorOffline, AlertState::Raised)
-        );
-        assert_eq!(offline.sensors, vec!["trench-a"]);
-        let waited = start.elapsed();
-        assert!(
-            waited >= Duration::from_secs(10) && waited <= Duration::from_secs(11),
-            "{waited:?}"
-        );
-
-        // An intrusion, then silence: cleared after the 60 s quiet period.
-        let ev = crate::sentence::Sentence {
-            device: "trench-a".into(),
-            seq: 1,
-            body: crate::sentence::Body::Beam {
-                channel: 0,
-                broken: true,
-            },
-            mac: None,
-        };
-        let sent_at = tokio::time::Instant::now();
-        in_tx
-            .send(Inbound::Sentence {
-                sentence: ev,
-                received: shared.clock.now(),
-                source: "test".into(),
-            })
-            .await
-            .unwrap();
-        let back = next_alert(&mut out_rx).await;
-        assert_eq!(
-            (back.kind, back.state),
-            (AlertKind::SensorOffline, AlertState::Cleared)
-        );
-        let raised = next_alert(&mut out_rx).await;
-        assert_eq!(
-            (raised.kind, raised.state),
-            (AlertKind::Intrusion, AlertState::Raised)
-        );
-        // trench-a falls silent again (offline 10 s after the beam), fence-a
-        // 30 s after its heartbeat, then the intrusion clears.
-        let mut offline = Vec::new();
-        let cleared = loop {
-            let a = next_alert(&mut out_rx).await;
-            match a.kind {
-                AlertKind::SensorOffline => offline.push(a.sensors[0].clone()),
-                _ => break a,
-            }
-        };
-        assert_eq!(offline, ["trench-a", "fence-a"]);
-        assert_eq!(
-            (cleared.id.as_str(), cleared.state),
-            (raised.id.as_str(), AlertState::Cleared)
-        );
-        let quiet = sent_at.elapsed();
-        assert!(
-            quiet >= Duration::from_secs(60) && quiet <= Duration::from_secs(61),
-            "{quiet:?}"
-        );
-
-        drop(in_tx);
-        task.await.unwrap();
-    }
 }

@@ -1,0 +1,265 @@
+//! The engine task: the one task that owns the detection engine. Sentences,
+//! camera evidence, acknowledgements and reloaded configs come in; alert
+//! messages and segment states go out; a tick every [`TICK`] runs deadlines,
+//! due updates, clears and the profile schedule. A new config or profile is
+//! swapped in between two inputs, so nothing in flight is lost, and the
+//! cameras get their new settings before their next frame.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::TICK;
+use crate::config::Loaded;
+use crate::engine::Engine;
+use crate::incident::Output;
+use crate::ingest::camera::CameraSlot;
+use crate::ingest::Inbound;
+use crate::runtime::Shared;
+
+/// What the engine task talks to besides its input and output.
+pub struct EngineLinks {
+    /// New validated configs from the reload watcher.
+    pub reloads: mpsc::Receiver<Box<Loaded>>,
+    /// Each camera's slot, to hand it new settings.
+    pub cameras: HashMap<String, Arc<CameraSlot>>,
+}
+
+/// The engine task: sentences and ticks in, outputs out.
+pub async fn run_engine(
+    mut engine: Engine,
+    mut rx: mpsc::Receiver<Inbound>,
+    links: EngineLinks,
+    tx: mpsc::Sender<Output>,
+    shared: Arc<Shared>,
+) {
+    let EngineLinks {
+        mut reloads,
+        cameras,
+    } = links;
+    let push_camera_settings = |engine: &Engine| {
+        for settings in engine.camera_settings() {
+            if let Some(slot) = cameras.get(&settings.id) {
+                slot.reconfigure(settings);
+            }
+        }
+    };
+    let send_all = |outs: Vec<Output>| {
+        let tx = tx.clone();
+        async move {
+            for o in outs {
+                if tx.send(o).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        }
+    };
+    if !send_all(engine.start(shared.clock.now())).await {
+        return;
+    }
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let outs = tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(Inbound::Sentence { sentence, received, source }) => match { shared.counters.incr("engine.sentences"); engine.on_sentence(&sentence, received) } {
+                    Ok(outs) => outs,
+                    Err(reject) => {
+                        let line = sentence.encode();
+                        shared.reject(&source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
+                        continue;
+                    }
+                },
+                Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
+                Some(Inbound::CameraContrast { camera, low, received, .. }) => {
+                    shared.counters.incr(if low { "cameras.low_contrast" } else { "cameras.contrast_restored" });
+                    engine.on_camera_contrast(&camera, low, received)
+                }
+                Some(Inbound::Ack { ack, received }) => match engine.on_ack(&ack.id, &ack.by, received) {
+                    Some(outs) => {
+                        shared.counters.incr("acks.accepted");
+                        info!(id = %ack.id, by = %ack.by, "incident acknowledged");
+                        outs
+                    }
+                    None => {
+                        let why = format!("no open incident `{}` (acknowledged by `{}`)", ack.id, ack.by);
+                        shared.reject("mqtt:ack", "ack_unknown_incident", &why, b"");
+                        continue;
+                    }
+                },
+                None => break,
+            },
+            Some(loaded) = reloads.recv() => match engine.reconfigure(&loaded.config, shared.clock.now()) {
+                Ok(outs) => {
+                    shared.counters.incr("config.reloads");
+                    push_camera_settings(&engine);
+                    if let Some(change) = engine.take_profile_change() {
+                        info!(%change, "threshold profile changed with the new config");
+                    }
+                    info!(file = %loaded.path.display(), "new config in use");
+                    outs
+                }
+                Err(e) => {
+                    warn!(error = %e, "config reload refused by the engine; the running config stays");
+                    continue;
+                }
+            },
+            _ = tick.tick() => {
+                let (mut lost, mut out_of_order) = (0, 0);
+                for (device, seq) in engine.seq_stats() {
+                    shared.counters.set(&format!("seq.lost.{device}"), seq.lost);
+                    shared.counters.set(&format!("seq.out_of_order.{device}"), seq.out_of_order);
+                    lost += seq.lost;
+                    out_of_order += seq.out_of_order;
+                }
+                shared.counters.set("sentences.lost_by_seq_gap", lost);
+                shared.counters.set("sentences.out_of_order", out_of_order);
+                shared.counters.set("incidents.open", engine.open_incidents() as u64);
+                let fusion = engine.fusion_stats();
+                shared.counters.set("fusion.held", fusion.held);
+                shared.counters.set("fusion.held_raised", fusion.held_raised);
+                shared.counters.set("fusion.held_expired", fusion.held_expired);
+                shared.counters.set("fusion.moved", fusion.moved);
+                let outs = engine.on_tick(shared.clock.now());
+                if let Some(change) = engine.take_profile_change() {
+                    info!(%change, "threshold profile changed");
+                    push_camera_settings(&engine);
+                }
+                outs
+            }
+        };
+        if !send_all(outs).await {
+            return;
+        }
+    }
+    // Last look at deadlines and pending updates before stopping.
+    let _ = send_all(engine.on_tick(shared.clock.now())).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::alert::{AlertKind, AlertState};
+    use crate::runtime::Clock;
+
+    fn links() -> (EngineLinks, mpsc::Sender<Box<Loaded>>) {
+        let (tx, reloads) = mpsc::channel(1);
+        let links = EngineLinks {
+            reloads,
+            cameras: HashMap::new(),
+        };
+        (links, tx)
+    }
+
+    async fn next_alert(rx: &mut mpsc::Receiver<Output>) -> crate::alert::AlertMessage {
+        loop {
+            match rx.recv().await.expect("engine still running") {
+                Output::Alert(a) => return a,
+                Output::Segment(..) => {}
+            }
+        }
+    }
+
+    /// The engine task on a paused clock: deadlines and quiet periods run
+    /// on virtual time, no test sleeps.
+    #[tokio::test(start_paused = true)]
+    async fn engine_task_keeps_deadlines_and_quiet_periods_in_virtual_time() {
+        let (config, wall) = crate::testkit::fixture();
+        let shared = Arc::new(Shared::new(Clock::start()));
+        let engine = Engine::new(&config, wall, shared.clock.started(), "t");
+        let (in_tx, in_rx) = mpsc::channel(16);
+        let (out_tx, mut out_rx) = mpsc::channel(64);
+        let (links, _reload) = links();
+        let task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
+        let start = tokio::time::Instant::now();
+
+        // A heartbeat keeps fence-a alive; trench-a (10 s deadline) never speaks.
+        let hb = crate::sentence::Sentence {
+            device: "fence-a".into(),
+            seq: 1,
+            body: crate::sentence::Body::Heartbeat {
+                uptime_s: 1,
+                status: crate::sentence::Health::Ok,
+            },
+            mac: None,
+        };
+        in_tx
+            .send(Inbound::Sentence {
+                sentence: hb,
+                received: shared.clock.now(),
+                source: "test".into(),
+            })
+            .await
+            .unwrap();
+
+        let offline = next_alert(&mut out_rx).await;
+        assert_eq!(
+            (offline.kind, offline.state),
+            (AlertKind::SensorOffline, AlertState::Raised)
+        );
+        assert_eq!(offline.sensors, vec!["trench-a"]);
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_secs(10) && waited <= Duration::from_secs(11),
+            "{waited:?}"
+        );
+
+        // An intrusion, then silence: cleared after the 60 s quiet period.
+        let ev = crate::sentence::Sentence {
+            device: "trench-a".into(),
+            seq: 1,
+            body: crate::sentence::Body::Beam {
+                channel: 0,
+                broken: true,
+            },
+            mac: None,
+        };
+        let sent_at = tokio::time::Instant::now();
+        in_tx
+            .send(Inbound::Sentence {
+                sentence: ev,
+                received: shared.clock.now(),
+                source: "test".into(),
+            })
+            .await
+            .unwrap();
+        let back = next_alert(&mut out_rx).await;
+        assert_eq!(
+            (back.kind, back.state),
+            (AlertKind::SensorOffline, AlertState::Cleared)
+        );
+        let raised = next_alert(&mut out_rx).await;
+        assert_eq!(
+            (raised.kind, raised.state),
+            (AlertKind::Intrusion, AlertState::Raised)
+        );
+        // trench-a falls silent again (offline 10 s after the beam), fence-a
+        // 30 s after its heartbeat, then the intrusion clears.
+        let mut offline = Vec::new();
+        let cleared = loop {
+            let a = next_alert(&mut out_rx).await;
+            match a.kind {
+                AlertKind::SensorOffline => offline.push(a.sensors[0].clone()),
+                _ => break a,
+            }
+        };
+        assert_eq!(offline, ["trench-a", "fence-a"]);
+        assert_eq!(
+            (cleared.id.as_str(), cleared.state),
+            (raised.id.as_str(), AlertState::Cleared)
+        );
+        let quiet = sent_at.elapsed();
+        assert!(
+            quiet >= Duration::from_secs(60) && quiet <= Duration::from_secs(61),
+            "{quiet:?}"
+        );
+
+        drop(in_tx);
+        task.await.unwrap();
+    }
+}
