@@ -65,14 +65,17 @@ pub async fn run_engine(
     loop {
         let outs = tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Inbound::Sentence { sentence, received, source }) => match { shared.counters.incr("engine.sentences"); engine.on_sentence(&sentence, received) } {
-                    Ok(outs) => outs,
-                    Err(reject) => {
-                        let line = sentence.encode();
-                        shared.reject(&source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
-                        continue;
+                Some(Inbound::Sentence { sentence, received, source }) => {
+                    shared.counters.incr("engine.sentences");
+                    match engine.on_sentence(&sentence, received) {
+                        Ok(outs) => outs,
+                        Err(reject) => {
+                            let line = sentence.encode();
+                            shared.reject(&source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
+                            continue;
+                        }
                     }
-                },
+                }
                 Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
                 Some(Inbound::CameraContrast { camera, low, received, .. }) => {
                     shared.counters.incr(if low { "cameras.low_contrast" } else { "cameras.contrast_restored" });
