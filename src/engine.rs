@@ -109,6 +109,12 @@ impl Engine {
         self.book.on_finding(Finding::Intrusion(evidence), now)
     }
 
+    /// A camera saw animals at these chainages at `now`: weak evidence there
+    /// needs more to be raised for a while.
+    pub fn on_animals(&mut self, chainages_m: &[f64], now: Timestamp) {
+        self.book.on_animals(chainages_m, now);
+    }
+
     /// A camera's scene lost its contrast (`low`) or got it back.
     pub fn on_camera_contrast(&mut self, camera: &str, low: bool, now: Timestamp) -> Vec<Output> {
         self.book.on_camera_contrast(camera, low, now)

@@ -15,6 +15,8 @@ use rampart::replay::{compare, report as show, Replay, Start};
 
 #[cfg(feature = "sim")]
 mod demo;
+#[cfg(feature = "sim")]
+mod score_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -41,6 +43,12 @@ enum Command {
     /// allows, and print the incidents it raises (exit 2 on a usage or
     /// config error, 1 if the recording is damaged before its end).
     Replay(ReplayArgs),
+    /// Run firmware-sim scenarios (files or folders) through the detection
+    /// in virtual time and score it against their ground truth: Pd with its
+    /// 95% interval, nuisance alarms per 100 km per day, time to alert,
+    /// location error.
+    #[cfg(feature = "sim")]
+    Score(score_cmd::ScoreArgs),
     /// Start an embedded broker, the daemon and the firmware simulator with
     /// a scripted scenario on the demo wall, and show the alerts.
     #[cfg(feature = "sim")]
@@ -145,6 +153,8 @@ fn main() -> ExitCode {
             report(run(config, options))
         }
         Command::Replay(args) => replay(args),
+        #[cfg(feature = "sim")]
+        Command::Score(args) => score_cmd::run(args),
         #[cfg(feature = "sim")]
         Command::Demo(args) => report(demo::run(args)),
     }

@@ -77,6 +77,10 @@ pub async fn run_engine(
                     }
                 }
                 Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
+                Some(Inbound::AnimalsSeen { chainages_m, received, .. }) => {
+                    engine.on_animals(&chainages_m, received);
+                    continue;
+                }
                 Some(Inbound::CameraContrast { camera, low, received, .. }) => {
                     shared.counters.incr(if low { "cameras.low_contrast" } else { "cameras.contrast_restored" });
                     engine.on_camera_contrast(&camera, low, received)
@@ -212,13 +216,15 @@ mod tests {
             "{waited:?}"
         );
 
-        // An intrusion, then silence: cleared after the 60 s quiet period.
+        // Heavy steps by geophone 0 (2.5 times its threshold: no need to
+        // wait for corroboration), then silence: cleared after the 60 s
+        // quiet period.
         let ev = crate::sentence::Sentence {
             device: "trench-a".into(),
             seq: 1,
-            body: crate::sentence::Body::Beam {
+            body: crate::sentence::Body::Ground {
                 channel: 0,
-                broken: true,
+                ppv_um_s: 2500.0,
             },
             mac: None,
         };
@@ -241,7 +247,7 @@ mod tests {
             (raised.kind, raised.state),
             (AlertKind::Intrusion, AlertState::Raised)
         );
-        // trench-a falls silent again (offline 10 s after the beam), fence-a
+        // trench-a falls silent again (offline 10 s after the steps), fence-a
         // 30 s after its heartbeat, then the intrusion clears.
         let mut offline = Vec::new();
         let cleared = loop {
@@ -264,5 +270,49 @@ mod tests {
 
         drop(in_tx);
         task.await.unwrap();
+    }
+
+    /// Weak footsteps alone wait for corroboration for the 15 s hold, in
+    /// virtual time, and are then dropped and counted: no alert.
+    #[tokio::test(start_paused = true)]
+    async fn weak_lone_evidence_waits_for_the_hold_then_is_dropped_in_virtual_time() {
+        let (config, wall) = crate::testkit::fixture();
+        let shared = Arc::new(Shared::new(Clock::start()));
+        let engine = Engine::new(&config, wall, shared.clock.started(), "t");
+        let (in_tx, in_rx) = mpsc::channel(16);
+        let (out_tx, mut out_rx) = mpsc::channel(64);
+        let (links, _reload) = links();
+        let task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
+        let steps = crate::sentence::Sentence {
+            device: "trench-a".into(),
+            seq: 1,
+            body: crate::sentence::Body::Ground {
+                channel: 0,
+                ppv_um_s: 1300.0,
+            },
+            mac: None,
+        };
+        in_tx
+            .send(Inbound::Sentence {
+                sentence: steps,
+                received: shared.clock.now(),
+                source: "test".into(),
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(14)).await;
+        assert_eq!(shared.counters.get("fusion.held"), 1);
+        assert_eq!(shared.counters.get("fusion.held_expired"), 0);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(shared.counters.get("fusion.held_expired"), 1);
+        drop(in_tx);
+        task.await.unwrap();
+        let mut intrusions = 0;
+        while let Ok(out) = out_rx.try_recv() {
+            if let Output::Alert(a) = out {
+                intrusions += usize::from(a.kind == AlertKind::Intrusion);
+            }
+        }
+        assert_eq!(intrusions, 0, "held evidence never became an alert");
     }
 }

@@ -4,14 +4,21 @@
 //! Per frame: the [`kernel`](crate::kernel) finds blobs that differ from the
 //! background; each blob's foot point is projected to the ground
 //! ([`geometry`]), giving range, bearing and position, and its size in
-//! metres; blobs outside the configured size range, above the horizon or
-//! too far from the wall are dropped; the tracker keeps the rest, and a blob
+//! metres; blobs cut by the frame's border (their size cannot be judged),
+//! outside the configured size range, shaped like a large four-legged
+//! animal seen from the side, above the horizon or too far from the wall
+//! are dropped; the tracker keeps the rest, and a blob
 //! seen in k of the last n frames near one place becomes evidence at the
 //! nearest chainage (at most once per `evidence_interval` per track), unless
 //! it moves over the ground faster than its size allows (a bird in flight:
 //! its "foot" projects far beyond it, so it seems to race). Boxes
 //! of tracked blobs are frozen in the background, so a person who stops is
 //! not learned away while detected.
+//!
+//! A camera first learns its scene: [`WARMUP_SAMPLES`] frames, one every
+//! [`WARMUP_SAMPLE_EVERY`], whose pixel-wise median becomes the background,
+//! so what moved through the view at start-up leaves no ghost. No evidence
+//! meanwhile.
 //!
 //! Once a second it also measures the scene's spread (2nd to 98th
 //! percentile temperature over a sparse grid of pixels). Rain, dust, fog and
@@ -35,6 +42,17 @@ use crate::time::Timestamp;
 use crate::wall::{LatLon, Wall};
 use geometry::{CameraModel, GroundHit, Mount};
 
+/// Frames sampled to learn a camera's scene before it gives evidence, at
+/// start and whenever the frame size changes: the background starts as
+/// their pixel-wise median, so something moving through the view at
+/// start-up (a camel walking by) is not learnt, and leaves no ghost when it
+/// goes on.
+pub const WARMUP_SAMPLES: usize = 9;
+/// The time between two warm-up samples: the warm-up lasts about
+/// `(WARMUP_SAMPLES - 1) ×` this. Anything that stays on one pixel for less
+/// than half of it (a crawler at 0.3 m/s stays 6 s) is not learnt.
+pub const WARMUP_SAMPLE_EVERY: Duration = Duration::from_millis(1500);
+
 /// The shortest track history over which a ground speed is judged.
 pub const MIN_SPEED_SPAN: Duration = Duration::from_millis(150);
 
@@ -56,6 +74,8 @@ pub struct CameraSettings {
     pub max_speed_m_s: f64,
     pub max_vehicle_speed_m_s: f64,
     pub vehicle_extent_m: f64,
+    pub large_animal_min_length_m: f64,
+    pub large_animal_max_aspect: f64,
     /// Scene spread below which the camera reports low contrast, centikelvin
     /// (0: never).
     pub min_scene_spread_ck: u16,
@@ -103,6 +123,8 @@ impl CameraSettings {
             max_speed_m_s: thermal.max_speed_m_s,
             max_vehicle_speed_m_s: thermal.max_vehicle_speed_m_s,
             vehicle_extent_m: thermal.vehicle_extent_m,
+            large_animal_min_length_m: thermal.large_animal_min_length_m,
+            large_animal_max_aspect: thermal.large_animal_max_aspect,
             min_scene_spread_ck: (thermal.min_scene_contrast_k * CK_PER_K)
                 .round()
                 .clamp(0.0, 65_535.0) as u16,
@@ -122,16 +144,25 @@ pub struct FrameStats {
     pub wrong_size: u32,
     /// Dropped: ground point too far from the wall.
     pub off_wall: u32,
+    /// Dropped: cut by the frame's border, so its size cannot be judged.
+    pub at_edge: u32,
+    /// Dropped: the shape of a large four-legged animal.
+    pub animal_shape: u32,
     /// Kept for tracking.
     pub kept: u32,
     /// Confirmed tracks held back: faster over the ground than their size allows.
     pub too_fast: u32,
     /// The scene's spread, centikelvin, when it was measured this frame.
     pub scene_spread_ck: Option<u16>,
+    /// The camera was still learning its scene: no evidence yet.
+    pub warming_up: bool,
     /// `Some(true)` when the camera just lost its contrast, `Some(false)`
     /// when it just got it back.
     pub low_contrast: Option<bool>,
 }
+
+/// How often a camera reports the animals it saw.
+pub const ANIMAL_REPORT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often the scene's spread is measured.
 pub const CONTRAST_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -217,6 +248,48 @@ pub struct CameraPipeline {
     first_seen: HashMap<u64, (LatLon, Timestamp)>,
     frozen: Vec<BBox>,
     contrast: ContrastWatch,
+    /// Frames sampled to learn the scene; `None` once it is learnt.
+    warmup: Option<Warmup>,
+    /// Chainages of animals seen since they were last taken.
+    animals: Vec<f64>,
+    animals_taken: Option<Timestamp>,
+}
+
+/// The frames sampled so far to learn a camera's scene.
+#[derive(Debug, Default)]
+struct Warmup {
+    samples: Vec<ndarray::Array2<u16>>,
+    last: Option<Timestamp>,
+}
+
+impl Warmup {
+    /// Takes the frame if a sample is due; returns the learnt scene (the
+    /// pixel-wise median) once there are enough.
+    fn offer(
+        &mut self,
+        pixels: ndarray::ArrayView2<'_, u16>,
+        now: Timestamp,
+    ) -> Option<ndarray::Array2<u16>> {
+        if self
+            .last
+            .is_some_and(|t| now.since(t) < WARMUP_SAMPLE_EVERY)
+        {
+            return None;
+        }
+        self.last = Some(now);
+        self.samples.push(pixels.to_owned());
+        if self.samples.len() < WARMUP_SAMPLES {
+            return None;
+        }
+        let mut column = [0u16; WARMUP_SAMPLES];
+        Some(ndarray::Array2::from_shape_fn(pixels.dim(), |at| {
+            for (c, s) in column.iter_mut().zip(&self.samples) {
+                *c = s[at];
+            }
+            column.sort_unstable();
+            column[WARMUP_SAMPLES / 2]
+        }))
+    }
 }
 
 impl CameraPipeline {
@@ -235,7 +308,34 @@ impl CameraPipeline {
             first_seen: HashMap::new(),
             frozen: Vec::new(),
             contrast: ContrastWatch::default(),
+            warmup: Some(Warmup::default()),
+            animals: Vec::new(),
+            animals_taken: None,
         }
+    }
+
+    /// Where on the wall animals (blobs too small for a person, or shaped
+    /// like a large four-legged animal) were seen since the last call, at
+    /// most once per [`ANIMAL_REPORT_INTERVAL`], rounded to 10 m and
+    /// without repeats; empty in between. Fusion uses them to explain weak
+    /// fence and ground evidence at the same place.
+    pub fn take_animal_sightings(&mut self, now: Timestamp) -> Vec<f64> {
+        if self.animals.is_empty()
+            || self
+                .animals_taken
+                .is_some_and(|t| now.since(t) < ANIMAL_REPORT_INTERVAL)
+        {
+            return Vec::new();
+        }
+        self.animals_taken = Some(now);
+        let mut out: Vec<f64> = self
+            .animals
+            .drain(..)
+            .map(|c| (c / 10.0).round() * 10.0)
+            .collect();
+        out.sort_by(f64::total_cmp);
+        out.dedup();
+        out
     }
 
     /// The camera's id.
@@ -287,10 +387,22 @@ impl CameraPipeline {
             self.model = CameraModel::new(self.settings.mount, w as u32, h as u32).ok();
             self.tracker = Tracker::new(self.settings.track);
             self.frozen.clear();
+            self.warmup = Some(Warmup::default());
         }
         let (Some(kernel), Some(model)) = (self.kernel.as_mut(), self.model.as_ref()) else {
             return (Vec::new(), FrameStats::default());
         };
+        if let Some(warmup) = self.warmup.as_mut() {
+            if let Some(scene) = warmup.offer(pixels, now) {
+                kernel.seed_background(scene.view());
+                self.warmup = None;
+            }
+            let stats = FrameStats {
+                warming_up: true,
+                ..FrameStats::default()
+            };
+            return (Vec::new(), stats);
+        }
         let blobs = kernel.process(pixels, &self.frozen);
         let mut stats = FrameStats {
             blobs: blobs.len() as u32,
@@ -316,6 +428,15 @@ impl CameraPipeline {
                 Err(Drop::Horizon) => stats.above_horizon += 1,
                 Err(Drop::Size) => stats.wrong_size += 1,
                 Err(Drop::OffWall) => stats.off_wall += 1,
+                Err(Drop::Edge) => stats.at_edge += 1,
+                Err(Drop::Animal(chainage_m, large)) => {
+                    if large {
+                        stats.animal_shape += 1;
+                    } else {
+                        stats.wrong_size += 1;
+                    }
+                    self.animals.push(chainage_m);
+                }
             }
         }
         stats.kept = kept.len() as u32;
@@ -424,7 +545,14 @@ enum Drop {
     Horizon,
     Size,
     OffWall,
+    Edge,
+    /// An animal at this chainage; `true` for a large one.
+    Animal(f64, bool),
 }
+
+/// Blobs smaller than `min_extent_m` but at least this big (metres) count
+/// as small animals seen (for fusion); smaller ones are noise.
+pub const SMALL_ANIMAL_MIN_M: f64 = 0.4;
 
 /// Places a blob on the ground and checks its size and distance from the wall.
 fn sight(
@@ -433,18 +561,39 @@ fn sight(
     wall: &Wall,
     settings: &CameraSettings,
 ) -> Result<Sighting, Drop> {
+    let (w, h) = model.image_size();
+    let b = blob.bbox;
+    if b.x0 == 0 || b.y0 == 0 || b.x1 + 1 >= w || b.y1 + 1 >= h {
+        return Err(Drop::Edge);
+    }
     let (u, v) = blob.foot();
     let hit = model.ground_point(u, v).ok_or(Drop::Horizon)?;
     let (mx, my) = model.metres_per_pixel(hit.slant_m);
     let (wpx, hpx) = blob.size_px();
     let (width_m, height_m) = (f64::from(wpx) * mx, f64::from(hpx) * my);
     let extent = width_m.max(height_m);
-    if extent < settings.min_extent_m || extent > settings.max_extent_m {
+    if extent > settings.max_extent_m {
         return Err(Drop::Size);
     }
     let located = wall.locate(hit.position);
     if located.offset_m > settings.max_wall_offset_m {
         return Err(Drop::OffWall);
+    }
+    if extent < settings.min_extent_m {
+        // A small animal (a dog, a fox), or noise.
+        return Err(if extent >= SMALL_ANIMAL_MIN_M {
+            Drop::Animal(located.chainage_m, false)
+        } else {
+            Drop::Size
+        });
+    }
+    let animal = settings.large_animal_min_length_m;
+    if animal > 0.0
+        && width_m >= animal
+        && width_m < settings.vehicle_extent_m
+        && height_m <= settings.large_animal_max_aspect * width_m
+    {
+        return Err(Drop::Animal(located.chainage_m, true));
     }
     Ok(Sighting {
         blob: *blob,

@@ -21,12 +21,26 @@ fn camera() -> CameraConfig {
     testkit::camera_south_of_wall(111.195)
 }
 
+/// A pipeline that has learnt an empty scene (its warm-up is over by
+/// frame 0).
 fn pipeline() -> (CameraPipeline, CameraModel, Arc<crate::wall::Wall>) {
     let (_, wall) = testkit::fixture();
     let settings = CameraSettings::resolve(&camera(), &ThermalConfig::default());
     let model = CameraModel::new(settings.mount, W as u32, H as u32).unwrap();
-    (CameraPipeline::new(settings, wall.clone()), model, wall)
+    let mut p = CameraPipeline::new(settings, wall.clone());
+    let ground = Array2::from_elem((H, W), GROUND);
+    for i in 0..WARMUP_SAMPLES as i64 {
+        let at = Timestamp(T0 - WARMUP_MS + i * 1500);
+        let (ev, stats) = p.process(ground.view(), None, at);
+        assert!(ev.is_empty() && stats.warming_up);
+    }
+    (p, model, wall)
 }
+
+/// The time of frame 0, after the warm-up.
+const T0: i64 = 1_770_000_000_000;
+/// How long before frame 0 the warm-up begins.
+const WARMUP_MS: i64 = 15_000;
 
 /// Paints an upright object `width_m` × `height_m` standing at `foot`.
 fn paint(
@@ -55,7 +69,7 @@ fn paint(
 }
 
 fn t(frame: u32) -> Timestamp {
-    Timestamp(1_770_000_000_000 + i64::from(frame) * 111)
+    Timestamp(T0 + i64::from(frame) * 111)
 }
 
 /// A point on the wall (the equator) at `lon`, or `north_m` beyond it.
@@ -233,11 +247,12 @@ fn a_small_blob_racing_over_the_ground_is_held_back_and_a_vehicle_is_not() {
         "held back by the speed limit, not by anything else"
     );
 
-    // A lorry (4.5 m) at 20 m/s: within the vehicle limit.
+    // A lorry (4.5 m) at 20 m/s: within the vehicle limit (it drives into
+    // view at frame 6 and is wholly in it from frame 8).
     let (mut p, model, _) = pipeline();
     p.process(ground.view(), None, t(0));
     let mut evidence = 0;
-    for i in 1..=8u32 {
+    for i in 1..=14u32 {
         let mut f = ground.clone();
         let along = 0.0496 + f64::from(i) * 20.0 / 9.0 / 111_195.0;
         paint(&mut f, &model, at_wall(along, 0.0), 4.5, 2.0, GROUND + 1500);
@@ -326,4 +341,36 @@ fn reconfiguring_keeps_the_learned_background_and_applies_the_new_threshold() {
         seen += p.process(frame.view(), None, t(i)).0.len();
     }
     assert!(seen > 0, "the lowered threshold applies at once");
+}
+
+#[test]
+fn what_stands_in_view_at_start_up_leaves_no_ghost_when_it_moves() {
+    let (_, wall) = testkit::fixture();
+    let settings = CameraSettings::resolve(&camera(), &ThermalConfig::default());
+    let model = CameraModel::new(settings.mount, W as u32, H as u32).unwrap();
+    let mut p = CameraPipeline::new(settings, wall.clone());
+    // A warm body 1 m wide and 2 m tall (person-shaped, so only the warm-up
+    // keeps it out of the background) walks along the wall at 0.6 m/s from
+    // the first frame, through the warm-up and on: at the end of it, the
+    // scene learnt is empty ground, so there is no cold ghost where it
+    // was and no warm strip where it goes — it is seen whole, as itself.
+    let mut details = Vec::new();
+    let mut warming = 0;
+    for i in 0..200u32 {
+        let mut f = Array2::from_elem((H, W), GROUND);
+        let c = 5535.0 + f64::from(i) * 0.6 / 9.0;
+        paint(&mut f, &model, wall.position_at(c), 1.0, 2.0, GROUND + 600);
+        let (ev, stats) = p.process(f.view(), None, t(i));
+        warming += u32::from(stats.warming_up);
+        details.extend(ev.into_iter().map(|e| e.detail));
+    }
+    assert!(
+        (105..=115).contains(&warming),
+        "about 12 s of warm-up: {warming} frames"
+    );
+    assert!(!details.is_empty(), "seen once learnt");
+    assert!(
+        details.iter().all(|d| d.starts_with("warm blob 1.")),
+        "whole and warm, never a cold ghost or a thin strip: {details:?}"
+    );
 }

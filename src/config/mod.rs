@@ -179,17 +179,29 @@ pub struct FusionConfig {
     /// this last stretch of time. Default `"20s"`.
     #[serde(default = "default_fusion_window", with = "duration")]
     pub window: Duration,
-    /// Kinds of evidence that alone (one sensor, less than `alone_strength`
-    /// times its threshold) are held back until another sensor corroborates
-    /// them within `hold`. Default `["fence", "ground"]`: a camel rubbing
-    /// the fence or a patrol's footsteps alone do not alert; beams and
-    /// cameras alert alone.
+    /// Kinds of evidence that are held back until they are strong enough
+    /// (see `raise_strength`). Default `["fence", "ground", "beam"]`: a
+    /// camel rubbing the fence while its steps shake a geophone, a
+    /// patrol's footsteps or a fox through a beam do not alert; a camera's
+    /// person-shaped blob alerts at once.
     #[serde(default = "default_fusion_corroborate")]
     pub corroborate: Vec<EvidenceClass>,
-    /// Evidence at least this many times over its threshold alerts alone
-    /// whatever its kind. Default 2.0.
-    #[serde(default = "default_alone_strength")]
-    pub alone_strength: f64,
+    /// Held evidence is raised once its sensors together are this strong:
+    /// 1 plus, over every sensor, how far its strongest evidence went over
+    /// its threshold (a reading at 1.5 times its threshold adds 0.5; a
+    /// beam, on or off, adds nothing). At the default 2.0 one fence zone or
+    /// geophone at twice its threshold (a climb, a cut, heavy steps)
+    /// raises an incident alone; two at 1.5 times theirs raise it
+    /// together; a beam needs a vibration sensor at twice its threshold.
+    #[serde(default = "default_raise_strength")]
+    pub raise_strength: f64,
+    /// Where a camera saw an animal (a blob too small for a person, or
+    /// shaped like a camel or a cow) within `radius_m` in the last
+    /// `window`, held evidence needs this much more strength: the animal
+    /// may explain a rubbed fence and heavy steps, but not a climb with
+    /// footsteps. Default 1.0.
+    #[serde(default = "default_animal_margin")]
+    pub animal_margin: f64,
     /// How long held evidence waits for corroboration before it is dropped
     /// (counted as `fusion.held_expired`). Default `"15s"`.
     #[serde(default = "default_fusion_hold", with = "duration")]
@@ -400,8 +412,8 @@ pub struct ThermalConfig {
     #[serde(default = "default_background_frames")]
     pub background_frames: u32,
     /// Blobs whose larger side is shorter than this (metres, from the
-    /// camera geometry) are ignored. Default 1.0: a crawling or walking
-    /// person, not a fox.
+    /// camera geometry) are ignored. Default 1.2: a crawling (1.7 m) or
+    /// walking (1.75 m) person, not a fox (0.7 m) or a dog (0.9 m).
     #[serde(default = "default_min_extent")]
     pub min_extent_m: f64,
     /// Blobs whose larger side is longer than this (metres) are ignored.
@@ -431,7 +443,8 @@ pub struct ThermalConfig {
     #[serde(default = "default_max_vehicle_speed")]
     pub max_vehicle_speed_m_s: f64,
     /// Blobs whose larger side is at least this (metres) count as vehicles
-    /// for the speed limit. Default 3.0.
+    /// for the speed limit (and are not large animals). Default 3.5: a car
+    /// or a pickup, not a camel seen through a little blur.
     #[serde(default = "default_vehicle_extent")]
     pub vehicle_extent_m: f64,
     /// Blobs whose ground point is farther than this from the wall
@@ -442,6 +455,18 @@ pub struct ThermalConfig {
     /// Default 1310720 (1280 × 1024).
     #[serde(default = "default_max_frame_pixels")]
     pub max_frame_pixels: u64,
+    /// Blobs at least this long (metres) but shorter than
+    /// `vehicle_extent_m`, and not much taller than long (see
+    /// `large_animal_max_aspect`), have the shape of a large four-legged
+    /// animal seen from the side (a camel, a cow, a horse) and are not
+    /// evidence. People are upright (tall and narrow) or prone (long and
+    /// low). 0 turns the check off. Default 1.8.
+    #[serde(default = "default_large_animal_length")]
+    pub large_animal_min_length_m: f64,
+    /// See `large_animal_min_length_m`: height at most this times the
+    /// length. Default 1.2.
+    #[serde(default = "default_large_animal_aspect")]
+    pub large_animal_max_aspect: f64,
     /// A camera whose scene spans less than this many kelvin (between its
     /// 2nd and 98th percentile pixels) for `low_contrast_after` is reported
     /// `degraded` (rain, dust, fog or thermal crossover: people may be
@@ -507,6 +532,8 @@ impl Default for ThermalConfig {
             vehicle_extent_m: default_vehicle_extent(),
             max_wall_offset_m: default_max_wall_offset(),
             max_frame_pixels: default_max_frame_pixels(),
+            large_animal_min_length_m: default_large_animal_length(),
+            large_animal_max_aspect: default_large_animal_aspect(),
             min_scene_contrast_k: default_min_scene_contrast(),
             low_contrast_after: default_low_contrast_after(),
         }
@@ -520,7 +547,13 @@ fn default_background_frames() -> u32 {
     256
 }
 fn default_min_extent() -> f64 {
-    1.0
+    1.2
+}
+fn default_large_animal_length() -> f64 {
+    1.8
+}
+fn default_large_animal_aspect() -> f64 {
+    1.2
 }
 fn default_max_extent() -> f64 {
     12.0
@@ -538,7 +571,7 @@ fn default_max_vehicle_speed() -> f64 {
     40.0
 }
 fn default_vehicle_extent() -> f64 {
-    3.0
+    3.5
 }
 fn default_max_wall_offset() -> f64 {
     300.0
@@ -562,10 +595,17 @@ fn default_fusion_window() -> Duration {
     Duration::from_secs(20)
 }
 fn default_fusion_corroborate() -> Vec<EvidenceClass> {
-    vec![EvidenceClass::Fence, EvidenceClass::Ground]
+    vec![
+        EvidenceClass::Fence,
+        EvidenceClass::Ground,
+        EvidenceClass::Beam,
+    ]
 }
-fn default_alone_strength() -> f64 {
+fn default_raise_strength() -> f64 {
     2.0
+}
+fn default_animal_margin() -> f64 {
+    1.0
 }
 fn default_fusion_hold() -> Duration {
     Duration::from_secs(15)
@@ -592,7 +632,8 @@ impl Default for FusionConfig {
             radius_m: default_fusion_radius(),
             window: default_fusion_window(),
             corroborate: default_fusion_corroborate(),
-            alone_strength: default_alone_strength(),
+            raise_strength: default_raise_strength(),
+            animal_margin: default_animal_margin(),
             hold: default_fusion_hold(),
         }
     }

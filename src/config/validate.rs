@@ -141,7 +141,8 @@ fn check_fusion(config: &Config, p: &mut Problems) {
     let fusion = &config.detection.fusion;
     let f = |k: &str| [key("detection"), key("fusion"), key(k)];
     check_range(p, &f("radius_m"), fusion.radius_m, 0.0, 5000.0);
-    check_range(p, &f("alone_strength"), fusion.alone_strength, 1.0, 100.0);
+    check_range(p, &f("raise_strength"), fusion.raise_strength, 1.0, 100.0);
+    check_range(p, &f("animal_margin"), fusion.animal_margin, 0.0, 100.0);
     if fusion.window.is_zero() {
         p.add(&f("window"), "must be longer than 0s");
     }

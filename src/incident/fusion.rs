@@ -11,9 +11,16 @@
 //!   how precisely it places the stimulus (a beam or a camera's ground point
 //!   exactly, a geophone within tens of metres, a fence zone only to within
 //!   its length). So the incident follows someone walking along the wall.
-//! - **Holding:** evidence of a kind listed in `corroborate`, from one sensor
-//!   alone and less than `alone_strength` times its threshold, is held back
-//!   (not published) until a second sensor joins within `hold`.
+//! - **Holding:** an incident whose evidence is all of kinds listed in
+//!   `corroborate` is held back (not published) until its sensors together
+//!   reach `raise_strength`: 1 + Σ over sensors of (strongest evidence /
+//!   threshold − 1). One fence zone or geophone at twice its threshold (a
+//!   climb, a cut, heavy steps) is enough alone; two at 1.5 times theirs
+//!   together; a beam adds nothing (a fox breaks it too). Held incidents
+//!   nothing strengthens within `hold` are dropped. Where a camera saw an
+//!   animal (too small for a person, or shaped like a camel) within
+//!   `radius_m` in the last `window`, the bar is `animal_margin` higher:
+//!   the animal may explain a rubbed fence and heavy steps.
 //! - **Priority**, from the mix of evidence kinds (thermal, fence, ground,
 //!   beam) the incident has ever had: three or more kinds `critical`; two
 //!   kinds `high` (a human-sized camera blob with fence or ground activity
@@ -39,7 +46,8 @@ pub struct Fusion {
     pub radius_m: f64,
     pub window: Duration,
     pub corroborate: BTreeSet<EvidenceKind>,
-    pub alone_strength: f64,
+    pub raise_strength: f64,
+    pub animal_margin: f64,
     pub hold: Duration,
 }
 
@@ -59,7 +67,8 @@ impl Fusion {
             radius_m: cfg.radius_m,
             window: cfg.window,
             corroborate,
-            alone_strength: cfg.alone_strength,
+            raise_strength: cfg.raise_strength,
+            animal_margin: cfg.animal_margin,
             hold: cfg.hold,
         }
     }
@@ -71,12 +80,23 @@ impl Fusion {
         (d <= self.radius_m).then_some(d)
     }
 
-    /// Whether an incident with these sensors may be published.
-    pub fn corroborated(&self, sensors: &BTreeMap<String, (EvidenceKind, f64)>) -> bool {
-        sensors.len() >= 2
-            || sensors.values().any(|(kind, strength)| {
-                !self.corroborate.contains(kind) || *strength >= self.alone_strength
-            })
+    /// Whether an incident with these sensors may be published: a kind
+    /// that alerts at once, or enough strength over threshold in all;
+    /// `margin` is added to `raise_strength` (an animal seen nearby).
+    pub fn corroborated(
+        &self,
+        sensors: &BTreeMap<String, (EvidenceKind, f64)>,
+        margin: f64,
+    ) -> bool {
+        let immediate = sensors
+            .values()
+            .any(|(kind, _)| !self.corroborate.contains(kind));
+        let strength: f64 = 1.0
+            + sensors
+                .values()
+                .map(|(_, s)| (s - 1.0).max(0.0))
+                .sum::<f64>();
+        immediate || strength >= self.raise_strength + margin - 1e-9
     }
 }
 

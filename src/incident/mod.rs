@@ -75,6 +75,8 @@ pub struct FusionStats {
     pub joined: u64,
     /// Moves of an intrusion incident to another segment.
     pub moved: u64,
+    /// Animals cameras reported near the wall.
+    pub animal_sightings: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -125,6 +127,8 @@ pub struct IncidentBook {
     open: HashMap<Key, Incident>,
     board: SegmentBoard,
     stats: FusionStats,
+    /// Animals cameras saw lately: when, and where.
+    animals: Vec<(Timestamp, f64)>,
 }
 
 impl IncidentBook {
@@ -150,6 +154,7 @@ impl IncidentBook {
             open: HashMap::new(),
             board: SegmentBoard::default(),
             stats: FusionStats::default(),
+            animals: Vec::new(),
         }
     }
 
@@ -245,6 +250,39 @@ impl IncidentBook {
         }
         self.publish_segments(now, &mut out);
         out
+    }
+
+    /// A camera saw animals at these chainages at `now`. For the fusion
+    /// `window` after, held evidence within `radius_m` of one needs
+    /// `animal_margin` more strength to be raised: the animal may explain it.
+    pub fn on_animals(&mut self, chainages_m: &[f64], now: Timestamp) {
+        let window = self.fusion.window;
+        self.animals.retain(|(t, _)| now.since(*t) <= window);
+        self.animals.extend(chainages_m.iter().map(|c| (now, *c)));
+        self.stats.animal_sightings += chainages_m.len() as u64;
+    }
+
+    /// Whether a camera saw an animal near `chainage_m` lately.
+    fn animal_near(&self, chainage_m: f64, now: Timestamp) -> bool {
+        self.animals.iter().any(|(t, c)| {
+            now.since(*t) <= self.fusion.window && (c - chainage_m).abs() <= self.fusion.radius_m
+        })
+    }
+
+    /// Whether held evidence at `chainage_m` with these sensors is strong
+    /// enough to raise, given the animals seen nearby.
+    fn may_raise(
+        &self,
+        sensors: &BTreeMap<String, (EvidenceKind, f64)>,
+        chainage_m: f64,
+        now: Timestamp,
+    ) -> bool {
+        let margin = if self.animal_near(chainage_m, now) {
+            self.fusion.animal_margin
+        } else {
+            0.0
+        };
+        self.fusion.corroborated(sensors, margin)
     }
 
     /// A camera's scene lost its contrast (`low`) or got it back: the
@@ -366,7 +404,11 @@ impl IncidentBook {
         let before = inc.priority;
         assess(inc);
         if inc.held {
-            if self.fusion.corroborated(&inc.sensors) {
+            let (sensors, at) = (inc.sensors.clone(), inc.chainage_m);
+            if self.may_raise(&sensors, at, now) {
+                let Some(inc) = self.open.get_mut(&key) else {
+                    return;
+                };
                 inc.held = false;
                 inc.segment = self.wall.segment_at(inc.chainage_m);
                 self.stats.held_raised += 1;
@@ -481,7 +523,7 @@ impl IncidentBook {
         };
         push_trail(&mut inc, ev);
         assess(&mut inc);
-        if kind == AlertKind::Intrusion && !self.fusion.corroborated(&inc.sensors) {
+        if kind == AlertKind::Intrusion && !self.may_raise(&inc.sensors, inc.chainage_m, now) {
             inc.held = true;
             self.stats.held += 1;
         } else {

@@ -407,8 +407,9 @@ fn weak(sensor: &str, kind: EvidenceKind, chainage_m: f64, t: f64) -> Evidence {
 }
 
 #[test]
-fn weak_evidence_alone_is_held_until_another_sensor_corroborates_it() {
+fn weak_evidence_is_held_until_the_sensors_together_are_strong_enough() {
     let mut b = book();
+    // Footsteps at 1.2 times the threshold: held.
     let out = b.on_finding(
         Finding::Intrusion(weak("trench-a/geo0", EvidenceKind::Ground, 4900.0, 0.0)),
         at(0.0),
@@ -425,18 +426,34 @@ fn weak_evidence_alone_is_held_until_another_sensor_corroborates_it() {
         at(2.0),
     ))
     .is_empty());
-    // A fence zone 60 m away corroborates it: raised with the whole trail.
-    let out = b.on_finding(
-        Finding::Intrusion(weak("fence-a/zone1", EvidenceKind::Fence, 4960.0, 4.0)),
-        at(4.0),
-    );
+    // A beam adds nothing (a fox breaks it too), nor does a fence zone at
+    // 1.4 times its threshold (a camel rubbing it): 1 + 0.2 + 0 + 0.4 < 2.
+    let beam = Evidence {
+        value: 1.0,
+        threshold: 1.0,
+        ..weak("trench-a/beam0", EvidenceKind::Beam, 4950.0, 2.5)
+    };
+    assert!(alerts(&b.on_finding(Finding::Intrusion(beam), at(2.5))).is_empty());
+    let rub = Evidence {
+        value: 560.0,
+        threshold: 400.0,
+        ..weak("fence-a/zone1", EvidenceKind::Fence, 4960.0, 3.0)
+    };
+    assert!(alerts(&b.on_finding(Finding::Intrusion(rub), at(3.0))).is_empty());
+    // The fence zone at 1.9 times: 1 + 0.2 + 0.9 ≥ 2, raised with the trail.
+    let shake = Evidence {
+        value: 760.0,
+        threshold: 400.0,
+        ..weak("fence-a/zone1", EvidenceKind::Fence, 4960.0, 4.0)
+    };
+    let out = b.on_finding(Finding::Intrusion(shake), at(4.0));
     let a = alerts(&out);
     assert_eq!(a.len(), 1);
     assert_eq!(
         (a[0].state, a[0].rev, a[0].priority),
-        (AlertState::Raised, 1, Priority::High)
+        (AlertState::Raised, 1, Priority::Critical)
     );
-    assert_eq!(a[0].evidence.len(), 3, "the held evidence is in the trail");
+    assert_eq!(a[0].evidence.len(), 5, "the held evidence is in the trail");
     assert_eq!(a[0].first_seen, at(0.0));
     assert_eq!(segment_states(&out), vec![(4, SegmentCondition::Alert)]);
     let stats = b.fusion_stats();
@@ -468,16 +485,9 @@ fn held_evidence_nothing_corroborates_expires_without_an_alert() {
 }
 
 #[test]
-fn a_beam_or_a_camera_alerts_alone_but_weakly() {
+fn a_camera_alerts_alone_a_beam_waits_and_a_climb_needs_no_help() {
     let mut b = book();
-    let a = alerts(&b.on_finding(
-        Finding::Intrusion(weak("trench-a/beam0", EvidenceKind::Beam, 4900.0, 0.0)),
-        at(0.0),
-    ))
-    .into_iter()
-    .cloned()
-    .collect::<Vec<_>>();
-    assert_eq!((a.len(), a[0].priority), (1, Priority::Low));
+    // A person-shaped camera blob alerts alone, at low priority.
     let a = alerts(&b.on_finding(
         Finding::Intrusion(weak("cam-1", EvidenceKind::Thermal, 2500.0, 0.0)),
         at(0.0),
@@ -485,7 +495,27 @@ fn a_beam_or_a_camera_alerts_alone_but_weakly() {
     .into_iter()
     .cloned()
     .collect::<Vec<_>>();
-    assert_eq!((a.len(), a[0].segment_id.as_str()), (1, "S002"));
+    assert_eq!(
+        (a.len(), a[0].segment_id.as_str(), a[0].priority),
+        (1, "S002", Priority::Low)
+    );
+    // A broken beam alone (a fox?) waits for another sensor.
+    assert!(alerts(&b.on_finding(
+        Finding::Intrusion(weak("trench-a/beam0", EvidenceKind::Beam, 4900.0, 0.0)),
+        at(0.0),
+    ))
+    .is_empty());
+    // A fence zone three times over its threshold (a climb) alerts alone.
+    let climb = Evidence {
+        value: 1200.0,
+        threshold: 400.0,
+        ..ev("fence-a/zone3", EvidenceKind::Fence, 7100.0, 1.0)
+    };
+    let a = alerts(&b.on_finding(Finding::Intrusion(climb), at(1.0)))
+        .into_iter()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!((a.len(), a[0].segment_id.as_str()), (1, "S007"));
 }
 
 #[test]
@@ -660,4 +690,42 @@ fn wind_and_low_contrast_degrade_segments_and_say_why() {
     assert!(out
         .iter()
         .all(|o| matches!(o, Output::Segment(_, st) if st.state == SegmentCondition::Quiet)));
+}
+
+#[test]
+fn an_animal_a_camera_saw_explains_weak_evidence_but_not_a_climb() {
+    let mut b = book();
+    // A camel seen at 4950 m; its rubbing (1.5x) and steps (1.6x) by it:
+    // 1 + 0.5 + 0.6 = 2.1 would raise, but not with the 1.0 margin.
+    b.on_animals(&[4950.0], at(0.0));
+    let rub = Evidence {
+        value: 600.0,
+        threshold: 400.0,
+        ..weak("fence-a/zone1", EvidenceKind::Fence, 4900.0, 1.0)
+    };
+    let steps = Evidence {
+        value: 1600.0,
+        threshold: 1000.0,
+        ..weak("trench-a/geo0", EvidenceKind::Ground, 4900.0, 2.0)
+    };
+    assert!(alerts(&b.on_finding(Finding::Intrusion(rub.clone()), at(1.0))).is_empty());
+    assert!(alerts(&b.on_finding(Finding::Intrusion(steps.clone()), at(2.0))).is_empty());
+    assert_eq!(b.fusion_stats().animal_sightings, 1);
+    // Someone climbs there (3x): 1 + 2 + 0.6 ≥ 3, raised despite the camel.
+    let climb = Evidence {
+        value: 1200.0,
+        threshold: 400.0,
+        ..weak("fence-a/zone1", EvidenceKind::Fence, 4900.0, 3.0)
+    };
+    assert_eq!(
+        alerts(&b.on_finding(Finding::Intrusion(climb), at(3.0)))[0].state,
+        AlertState::Raised
+    );
+    // Without the camel the weak pair alone raises.
+    let mut b = book();
+    b.on_finding(Finding::Intrusion(rub), at(1.0));
+    assert_eq!(
+        alerts(&b.on_finding(Finding::Intrusion(steps), at(2.0))).len(),
+        1
+    );
 }

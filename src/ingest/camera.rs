@@ -128,6 +128,17 @@ pub fn spawn_worker(
                     return;
                 }
             }
+            let animals = pipeline.take_animal_sightings(received);
+            if !animals.is_empty() {
+                let inbound = Inbound::AnimalsSeen {
+                    camera: id.clone(),
+                    chainages_m: animals,
+                    received,
+                };
+                if tx.blocking_send(inbound).is_err() {
+                    return;
+                }
+            }
             if let Some(low) = stats.low_contrast {
                 let spread_k = f64::from(stats.scene_spread_ck.unwrap_or(0)) / 100.0;
                 if low {
@@ -180,11 +191,13 @@ pub fn process_frame(
 }
 
 /// The daemon's counter names for a frame's statistics, with their values.
-pub fn stat_counters(stats: &FrameStats) -> [(&'static str, u32); 5] {
+pub fn stat_counters(stats: &FrameStats) -> [(&'static str, u32); 7] {
     [
         ("frames.blobs", stats.blobs),
         ("frames.blobs_wrong_size", stats.wrong_size),
         ("frames.blobs_off_wall", stats.off_wall),
+        ("frames.blobs_at_edge", stats.at_edge),
+        ("frames.blobs_animal_shape", stats.animal_shape),
         ("frames.blobs_above_horizon", stats.above_horizon),
         ("frames.tracks_too_fast", stats.too_fast),
     ]

@@ -37,6 +37,12 @@ pub enum Inbound {
     },
     /// An operator acknowledged an incident.
     Ack { ack: Ack, received: Timestamp },
+    /// A camera saw animals at these chainages.
+    AnimalsSeen {
+        camera: String,
+        chainages_m: Vec<f64>,
+        received: Timestamp,
+    },
     /// A camera's scene lost its contrast (`low`) or got it back.
     CameraContrast {
         camera: String,

@@ -121,6 +121,18 @@ impl Kernel {
         self.frames
     }
 
+    /// Takes `frame` as the background (a scene learnt some other way, e.g.
+    /// a median over time), replacing what was learnt.
+    ///
+    /// # Panics
+    ///
+    /// If the frame's shape is not the kernel's.
+    pub fn seed_background(&mut self, frame: ArrayView2<'_, u16>) {
+        assert_eq!(frame.dim(), (self.height, self.width), "frame size changed");
+        let pixels: Vec<u16> = frame.iter().copied().collect();
+        self.background.seed(&pixels);
+    }
+
     /// Processes one frame (shape `(height, width)`, standard layout or
     /// not): threshold both ways, gates, labelling, then the background
     /// update of this frame's stripe, leaving the boxes in `frozen` alone.

@@ -413,10 +413,15 @@ impl Replay {
             self.counts.reject("unknown_camera");
             return;
         };
-        match process_frame(pipeline, bytes, &self.limits, at) {
+        let found = process_frame(pipeline, bytes, &self.limits, at);
+        let animals = pipeline.take_animal_sightings(at);
+        match found {
             Err(e) => self.counts.reject(e.reason()),
             Ok((evidence, stats)) => {
                 self.counts.frames += 1;
+                if !animals.is_empty() {
+                    self.engine.on_animals(&animals, at);
+                }
                 for ev in evidence {
                     self.counts.evidence += 1;
                     let outs = self.engine.on_evidence(ev, at);

@@ -251,27 +251,40 @@ fn frames_go_through_the_camera_pipeline_every_one_in_order() {
     config.camera.push(cam);
     let empty = Array2::from_elem((H, W), GROUND);
     let person = person_frame(&model);
-    let frame_at = |i: u32| at(1.0 + f64::from(i) * 0.111);
-    let mut records = vec![Record::frame(
-        frame_at(0),
-        "cam-1",
-        crate::frame::encode_rtf1(empty.view(), 0, frame_at(0).millis()),
-    )];
+    // The camera learns the empty scene first (its warm-up samples, 1.5 s
+    // apart), then sees the person.
+    let warm = crate::camera::WARMUP_SAMPLES as u32;
+    let mut records: Vec<Record> = (0..warm)
+        .map(|k| {
+            let t = at(1.0 + 1.5 * f64::from(k));
+            Record::frame(
+                t,
+                "cam-1",
+                crate::frame::encode_rtf1(empty.view(), k, t.millis()),
+            )
+        })
+        .collect();
+    let first = 1.0 + 1.5 * f64::from(warm);
+    let frame_at = |i: u32| at(first + f64::from(i) * 0.111);
     for i in 1..=5 {
         let payload = crate::frame::encode_png(person.view());
         records.push(Record::frame(frame_at(i), "cam-1", payload));
     }
-    records.push(Record::frame(at(2.0), "cam-1", vec![b'x'; 64]));
-    records.push(Record::frame(at(2.1), "cam-9", vec![b'x'; 64]));
+    records.push(Record::frame(at(first + 1.0), "cam-1", vec![b'x'; 64]));
+    records.push(Record::frame(at(first + 1.1), "cam-9", vec![b'x'; 64]));
     let r = run(&config, wall.clone(), start(), records.clone());
-    assert_eq!(r.counts.frames, 6);
+    assert_eq!(r.counts.frames, u64::from(warm) + 5);
     assert_eq!(
         r.counts.evidence, 1,
         "after 3 frames, then at most once a second"
     );
     let rejected: Vec<&str> = r.counts.rejected.keys().map(String::as_str).collect();
     assert_eq!(rejected, ["unknown_camera", "unknown_format"]);
-    let inc = &r.incidents[0];
+    let inc = r
+        .incidents
+        .iter()
+        .find(|i| i.kind == AlertKind::Intrusion)
+        .expect("the person raised an intrusion");
     assert_eq!(
         (inc.kind, inc.segment_raised.as_str(), inc.raised),
         (AlertKind::Intrusion, "S005", frame_at(3))

@@ -8,20 +8,26 @@
 //!   was published while the threat was present (from its start to
 //!   [`MATCH_GRACE_S`] after its end) and placed within [`MATCH_RADIUS_M`]
 //!   of the threat's chainage at that moment.
-//! - A threat is **detected** when a matched incident was raised (not just
-//!   updated) during that time.
+//! - A threat is **detected** when a matched message (`raised`, or an
+//!   `updated` of an incident already open there — the operator already has
+//!   an alert on that spot) was published while it was present.
 //! - Every intrusion incident that matches no threat is a **nuisance
 //!   alarm**. Tamper, offline and fault alerts are not intrusions and are
 //!   scored separately against the scenario's device events.
-//! - **Time to alert** from the first evidence: the raised message's
-//!   `published_at` minus its `first_seen` (what the incident held back
-//!   waiting for corroboration counts); from the deciding evidence: minus
-//!   the newest evidence in the raised message.
+//! - **Time to alert**, from the first matched message: from the first
+//!   evidence, its `published_at` minus the incident's `first_seen` for a
+//!   `raised` message (what was held back waiting for corroboration
+//!   counts) or minus the oldest evidence of that message since the threat
+//!   began for an `updated` one; from the deciding evidence, minus the
+//!   newest evidence in the message.
 //! - **Location error**: along the wall, |chainage published − the threat's
 //!   chainage then|, over every matched message carrying camera evidence.
 //! - **NAR**: nuisance alarms per 100 km of covered wall per day of
 //!   scenario time, with the exact 95 % Poisson upper bound.
 
+pub mod report;
+#[cfg(feature = "sim")]
+pub mod runner;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -147,11 +153,11 @@ pub fn score(run: &Run) -> ScenarioScore {
     };
     let mut matched_incidents: std::collections::BTreeSet<&str> = Default::default();
     for threat in &run.threats {
-        let mut detected = false;
-        let mut first_raise: Option<&AlertMessage> = None;
+        let mut first_match: Option<&AlertMessage> = None;
         for (id, msgs) in &incidents {
-            let matching: Vec<&&AlertMessage> = msgs
+            let matching: Vec<&AlertMessage> = msgs
                 .iter()
+                .copied()
                 .filter(|m| m.state != AlertState::Cleared)
                 .filter(|m| {
                     let t = secs(m.published_at);
@@ -176,41 +182,51 @@ pub fn score(run: &Run) -> ScenarioScore {
                     s.camera_location_error_m.push(err);
                 }
             }
-            if let Some(raised) = msgs.iter().find(|m| m.state == AlertState::Raised) {
-                let t = secs(raised.published_at);
-                if t >= threat.start_s - 1.0 && t <= threat.end_s + MATCH_GRACE_S {
-                    detected = true;
-                    if first_raise.is_none_or(|f| raised.published_at < f.published_at) {
-                        first_raise = Some(raised);
-                    }
-                }
+            if first_match.is_none_or(|f| matching[0].published_at < f.published_at) {
+                first_match = Some(matching[0]);
             }
         }
-        match first_raise {
-            Some(raised) if detected => {
-                s.detected += 1;
-                let ms = |from: Timestamp| {
-                    (raised.published_at.millis() - from.millis()).max(0) as f64 / 1000.0
-                };
-                s.tta_first_evidence_s.push(ms(raised.first_seen));
-                let decisive = raised
-                    .evidence
-                    .iter()
-                    .map(|e| e.at)
-                    .max()
-                    .unwrap_or(raised.first_seen);
-                s.tta_decisive_s.push(ms(decisive));
-            }
-            _ => s.missed.push(format!("{} ({})", threat.id, threat.kind)),
-        }
+        let Some(m) = first_match else {
+            s.missed.push(format!("{} ({})", threat.id, threat.kind));
+            continue;
+        };
+        s.detected += 1;
+        let since =
+            |from: Timestamp| (m.published_at.millis() - from.millis()).max(0) as f64 / 1000.0;
+        let first_evidence = if m.state == AlertState::Raised {
+            m.first_seen
+        } else {
+            let began = run.epoch.plus(std::time::Duration::from_secs_f64(
+                (threat.start_s - 1.0).max(0.0),
+            ));
+            m.evidence
+                .iter()
+                .map(|e| e.at)
+                .filter(|at| *at >= began)
+                .min()
+                .unwrap_or(m.published_at)
+        };
+        s.tta_first_evidence_s.push(since(first_evidence));
+        let decisive = m
+            .evidence
+            .iter()
+            .map(|e| e.at)
+            .max()
+            .unwrap_or(m.first_seen);
+        s.tta_decisive_s.push(since(decisive));
     }
     for (id, msgs) in &incidents {
         if matched_incidents.contains(id) {
             continue;
         }
         let first = msgs[0];
+        let why = first
+            .evidence
+            .last()
+            .map(|e| e.detail.as_str())
+            .unwrap_or_default();
         s.nuisance_alarms.push(format!(
-            "{} at {:.0} m ({}), {:.1} s, sensors {}",
+            "{} at {:.0} m ({}), {:.1} s, sensors {}: {why}",
             id,
             first.chainage_m,
             first.segment_id,

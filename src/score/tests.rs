@@ -255,3 +255,32 @@ fn the_summary_gives_pd_with_its_interval_and_nar_per_100_km_per_day() {
     assert_eq!(sum.tta_first_evidence_p50_s, Some(1.0));
     assert_eq!(sum.tta_first_evidence_p99_s, Some(2.0));
 }
+
+#[test]
+fn a_second_threat_at_an_open_incident_is_detected_by_its_update() {
+    let first = walker("events[0]", 5.0, 20.0, 150_390.0, 0.0);
+    let second = walker("events[1]", 25.0, 45.0, 150_500.0, 1.5);
+    let alerts = vec![
+        msg(
+            "i-1",
+            AlertKind::Intrusion,
+            AlertState::Raised,
+            6.0,
+            150_390.0,
+            5.5,
+            vec![],
+        ),
+        msg(
+            "i-1",
+            AlertKind::Intrusion,
+            AlertState::Updated,
+            26.0,
+            150_480.0,
+            5.5,
+            vec![evidence(EvidenceKind::Fence, 25.5, 150_500.0)],
+        ),
+    ];
+    let s = score(&run(vec![first, second], alerts));
+    assert_eq!((s.detected, s.nuisance_alarms.len()), (2, 0));
+    assert_eq!(s.tta_first_evidence_s, vec![0.5, 0.5]);
+}

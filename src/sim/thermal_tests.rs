@@ -77,6 +77,13 @@ fn through_the_daemon(scenario: &Scenario, frames: u32) -> (Vec<(u32, Evidence)>
     let mut scene = CameraScene::new("cam-1", mount(), settings(640, 512)).unwrap();
     let settings = CameraSettings::resolve(&camera(), &ThermalConfig::default());
     let mut pipeline = CameraPipeline::new(settings, wall());
+    // The camera learns the empty scene before frame 0.
+    let warm = crate::camera::WARMUP_SAMPLES as i64;
+    for k in 0..warm {
+        let at = Timestamp(t(0).0 - (warm - k) * 1500);
+        let frame = scene.render(k as u32, 0.0, &[]);
+        assert!(pipeline.process(frame, Some(at), at).1.warming_up);
+    }
     let mut states = Vec::new();
     let mut out = Vec::new();
     let mut blobs = 0;
