@@ -112,6 +112,16 @@ pub struct Run {
     pub alerts: Vec<AlertMessage>,
 }
 
+/// A threat and the alert that caught it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Detection {
+    pub threat: String,
+    pub kind: String,
+    pub incident: String,
+    pub segment_id: String,
+    pub priority: Option<crate::alert::Priority>,
+}
+
 /// The score of one scenario.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ScenarioScore {
@@ -120,6 +130,12 @@ pub struct ScenarioScore {
     pub detected: u64,
     /// Ids of threats that raised nothing.
     pub missed: Vec<String>,
+    /// Each detected threat, with the segment and priority of its first
+    /// matched message.
+    pub detections: Vec<Detection>,
+    /// Every intrusion incident, with the segments it was published in, in
+    /// order (more than one: it moved along the wall).
+    pub incident_segments: BTreeMap<String, Vec<String>>,
     /// Incident ids of nuisance alarms, with where and what.
     pub nuisance_alarms: Vec<String>,
     /// Seconds from the first evidence to the raised message, per detected threat.
@@ -151,6 +167,15 @@ pub fn score(run: &Run) -> ScenarioScore {
         exposure_km_days: run.covered_km * run.duration_s / 86_400.0,
         ..Default::default()
     };
+    for (id, msgs) in &incidents {
+        let mut segments: Vec<String> = Vec::new();
+        for m in msgs {
+            if segments.last() != Some(&m.segment_id) {
+                segments.push(m.segment_id.clone());
+            }
+        }
+        s.incident_segments.insert((*id).to_owned(), segments);
+    }
     let mut matched_incidents: std::collections::BTreeSet<&str> = Default::default();
     for threat in &run.threats {
         let mut first_match: Option<&AlertMessage> = None;
@@ -191,6 +216,13 @@ pub fn score(run: &Run) -> ScenarioScore {
             continue;
         };
         s.detected += 1;
+        s.detections.push(Detection {
+            threat: threat.id.clone(),
+            kind: threat.kind.clone(),
+            incident: m.id.clone(),
+            segment_id: m.segment_id.clone(),
+            priority: Some(m.priority),
+        });
         let since =
             |from: Timestamp| (m.published_at.millis() - from.millis()).max(0) as f64 / 1000.0;
         let first_evidence = if m.state == AlertState::Raised {

@@ -11,6 +11,7 @@ mod harness;
 mod interop;
 mod reload;
 mod replay;
+mod scoring;
 mod serial;
 mod simulator;
 
