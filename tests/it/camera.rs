@@ -174,11 +174,12 @@ async fn run_scene(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_camera_sees_a_person_walk_up_to_the_wall() {
-    let objects = "[[objects]]\nat = \"1s\"\nkind = \"person\"\nchainage_m = 250500.0\noffset_m = 12.0\nheading = \"towards_wall\"\nspeed_m_s = 1.5\nduration = \"9s\"\n";
+    // The camera learns its scene for about 12 s first (see WARMUP_SAMPLES).
+    let objects = "[[objects]]\nat = \"13s\"\nkind = \"person\"\nchainage_m = 250500.0\noffset_m = 12.0\nheading = \"towards_wall\"\nspeed_m_s = 1.5\nduration = \"9s\"\n";
     let Some((alerts, truth, log)) = run_scene(
         "a_simulated_camera_sees_a_person_walk_up_to_the_wall",
         objects,
-        10,
+        22,
     )
     .await
     else {
@@ -220,10 +221,10 @@ async fn a_simulated_camera_sees_a_person_walk_up_to_the_wall() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bird_and_a_sun_heated_rock_raise_nothing() {
-    let objects = "[[objects]]\nat = \"1s\"\nkind = \"bird\"\nchainage_m = 250440.0\noffset_m = 30.0\nheading = \"along_wall\"\nspeed_m_s = 12.0\nduration = \"8s\"\n\n\
+    let objects = "[[objects]]\nat = \"13s\"\nkind = \"bird\"\nchainage_m = 250440.0\noffset_m = 30.0\nheading = \"along_wall\"\nspeed_m_s = 12.0\nduration = \"8s\"\n\n\
                    [[objects]]\nat = \"0s\"\nkind = \"rock\"\nchainage_m = 250520.0\noffset_m = 25.0\ncontrast_k = 6.0\nduration = \"10m\"\n";
     let Some((alerts, truth, log)) =
-        run_scene("a_bird_and_a_sun_heated_rock_raise_nothing", objects, 12).await
+        run_scene("a_bird_and_a_sun_heated_rock_raise_nothing", objects, 24).await
     else {
         return;
     };
