@@ -7,7 +7,7 @@
 //! the precedence); only thresholds depend on it. [`Layout::reprofiled`]
 //! re-resolves them for another profile and keeps the rest.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use crate::camera::geometry::{CameraModel, Mount};
@@ -63,7 +63,8 @@ pub struct DeviceSpec {
 /// Every configured controller, by id, and what the cameras watch.
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
-    devices: HashMap<String, DeviceSpec>,
+    /// By id, so that every walk over them (deadlines) is in one order.
+    devices: BTreeMap<String, DeviceSpec>,
     /// Camera id → the segments its view of the wall touches.
     cameras: HashMap<String, Vec<SegmentIndex>>,
     /// Wind rejection on fence controllers.
@@ -82,7 +83,7 @@ impl Layout {
     /// `profile` (`None`: the defaults). An unknown profile name resolves
     /// like `None` but is remembered as given.
     pub fn with_profile(config: &Config, wall: &Wall, profile: Option<&str>) -> Self {
-        let mut devices = HashMap::new();
+        let mut devices = BTreeMap::new();
         let det = &config.detection;
         for (i, dev) in config.fence.iter().enumerate() {
             let zones: HashMap<u16, ZoneSpec> = dev
@@ -232,7 +233,7 @@ impl Layout {
         self.devices.get(id)
     }
 
-    /// Every device, in no particular order.
+    /// Every device, in order of id.
     pub fn devices(&self) -> impl Iterator<Item = &DeviceSpec> {
         self.devices.values()
     }
