@@ -64,6 +64,11 @@ pub struct CameraObservation {
     /// The frame's capture time, when the camera sent one (RTF1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub captured: Option<Timestamp>,
+    /// Vehicle-sized (at least `vehicle_extent_m`): a camera alone is not
+    /// trusted with it — the wall's own patrols drive by — so fusion holds
+    /// it like fence evidence. Not sent.
+    #[serde(skip)]
+    pub vehicle: bool,
 }
 
 impl Evidence {

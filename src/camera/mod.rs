@@ -432,10 +432,10 @@ impl CameraPipeline {
                 Err(Drop::Animal(chainage_m, large)) => {
                     if large {
                         stats.animal_shape += 1;
+                        self.animals.push(chainage_m);
                     } else {
                         stats.wrong_size += 1;
                     }
-                    self.animals.push(chainage_m);
                 }
             }
         }
@@ -536,6 +536,7 @@ impl CameraPipeline {
                 height_m: round(s.height_m, 2),
                 contrast_k: round(contrast_k, 2),
                 captured,
+                vehicle: s.width_m.max(s.height_m) >= self.settings.vehicle_extent_m,
             }),
         }
     }
@@ -550,9 +551,12 @@ enum Drop {
     Animal(f64, bool),
 }
 
-/// Blobs smaller than `min_extent_m` but at least this big (metres) count
-/// as small animals seen (for fusion); smaller ones are noise.
+/// Blobs smaller than `min_extent_m` but at least this big (metres) are
+/// small animals (counted as wrong size); smaller ones are noise.
 pub const SMALL_ANIMAL_MIN_M: f64 = 0.4;
+/// A large four-legged animal is at least half as tall as it is long; a
+/// crawling person (1.7 m long, 0.4 m high) is not one.
+pub const LARGE_ANIMAL_MIN_ASPECT: f64 = 0.5;
 
 /// Places a blob on the ground and checks its size and distance from the wall.
 fn sight(
@@ -592,6 +596,7 @@ fn sight(
         && width_m >= animal
         && width_m < settings.vehicle_extent_m
         && height_m <= settings.large_animal_max_aspect * width_m
+        && height_m >= LARGE_ANIMAL_MIN_ASPECT * width_m
     {
         return Err(Drop::Animal(located.chainage_m, true));
     }

@@ -199,7 +199,7 @@ pub struct FusionConfig {
     /// shaped like a camel or a cow) within `radius_m` in the last
     /// `window`, held evidence needs this much more strength: the animal
     /// may explain a rubbed fence and heavy steps, but not a climb with
-    /// footsteps. Default 1.0.
+    /// footsteps. Default 2.0.
     #[serde(default = "default_animal_margin")]
     pub animal_margin: f64,
     /// How long held evidence waits for corroboration before it is dropped
@@ -605,7 +605,7 @@ fn default_raise_strength() -> f64 {
     2.0
 }
 fn default_animal_margin() -> f64 {
-    1.0
+    2.0
 }
 fn default_fusion_hold() -> Duration {
     Duration::from_secs(15)

@@ -16,7 +16,10 @@
 //!   reach `raise_strength`: 1 + Σ over sensors of (strongest evidence /
 //!   threshold − 1). One fence zone or geophone at twice its threshold (a
 //!   climb, a cut, heavy steps) is enough alone; two at 1.5 times theirs
-//!   together; a beam adds nothing (a fox breaks it too). Held incidents
+//!   together; a beam adds nothing (a fox breaks it too), nor does a
+//!   camera. A camera's person-shaped blob raises an incident at once; a
+//!   vehicle-sized one is held like fence evidence (patrols drive by; two
+//!   camels side by side look like a car). Held incidents
 //!   nothing strengthens within `hold` are dropped. Where a camera saw an
 //!   animal (too small for a person, or shaped like a camel) within
 //!   `radius_m` in the last `window`, the bar is `animal_margin` higher:
@@ -80,20 +83,23 @@ impl Fusion {
         (d <= self.radius_m).then_some(d)
     }
 
-    /// Whether an incident with these sensors may be published: a kind
-    /// that alerts at once, or enough strength over threshold in all;
-    /// `margin` is added to `raise_strength` (an animal seen nearby).
+    /// Whether an incident may be published: evidence of a kind that
+    /// alerts at once (not a vehicle-sized camera blob: patrols drive by),
+    /// or enough fence and ground strength over threshold in all; `margin`
+    /// is added to `raise_strength` (an animal seen nearby).
     pub fn corroborated(
         &self,
         sensors: &BTreeMap<String, (EvidenceKind, f64)>,
+        trail: &VecDeque<Evidence>,
         margin: f64,
     ) -> bool {
-        let immediate = sensors
-            .values()
-            .any(|(kind, _)| !self.corroborate.contains(kind));
+        let immediate = trail.iter().any(|e| {
+            !self.corroborate.contains(&e.kind) && !e.camera.as_ref().is_some_and(|c| c.vehicle)
+        });
         let strength: f64 = 1.0
             + sensors
                 .values()
+                .filter(|(kind, _)| matches!(kind, EvidenceKind::Fence | EvidenceKind::Ground))
                 .map(|(_, s)| (s - 1.0).max(0.0))
                 .sum::<f64>();
         immediate || strength >= self.raise_strength + margin - 1e-9

@@ -274,6 +274,7 @@ impl IncidentBook {
     fn may_raise(
         &self,
         sensors: &BTreeMap<String, (EvidenceKind, f64)>,
+        trail: &VecDeque<Evidence>,
         chainage_m: f64,
         now: Timestamp,
     ) -> bool {
@@ -282,7 +283,7 @@ impl IncidentBook {
         } else {
             0.0
         };
-        self.fusion.corroborated(sensors, margin)
+        self.fusion.corroborated(sensors, trail, margin)
     }
 
     /// A camera's scene lost its contrast (`low`) or got it back: the
@@ -404,8 +405,8 @@ impl IncidentBook {
         let before = inc.priority;
         assess(inc);
         if inc.held {
-            let (sensors, at) = (inc.sensors.clone(), inc.chainage_m);
-            if self.may_raise(&sensors, at, now) {
+            let (sensors, trail, at) = (inc.sensors.clone(), inc.trail.clone(), inc.chainage_m);
+            if self.may_raise(&sensors, &trail, at, now) {
                 let Some(inc) = self.open.get_mut(&key) else {
                     return;
                 };
@@ -523,7 +524,9 @@ impl IncidentBook {
         };
         push_trail(&mut inc, ev);
         assess(&mut inc);
-        if kind == AlertKind::Intrusion && !self.may_raise(&inc.sensors, inc.chainage_m, now) {
+        if kind == AlertKind::Intrusion
+            && !self.may_raise(&inc.sensors, &inc.trail, inc.chainage_m, now)
+        {
             inc.held = true;
             self.stats.held += 1;
         } else {

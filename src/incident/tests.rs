@@ -696,7 +696,7 @@ fn wind_and_low_contrast_degrade_segments_and_say_why() {
 fn an_animal_a_camera_saw_explains_weak_evidence_but_not_a_climb() {
     let mut b = book();
     // A camel seen at 4950 m; its rubbing (1.5x) and steps (1.6x) by it:
-    // 1 + 0.5 + 0.6 = 2.1 would raise, but not with the 1.0 margin.
+    // 1 + 0.5 + 0.6 = 2.1 would raise, but not with the 2.0 margin.
     b.on_animals(&[4950.0], at(0.0));
     let rub = Evidence {
         value: 600.0,
@@ -711,14 +711,21 @@ fn an_animal_a_camera_saw_explains_weak_evidence_but_not_a_climb() {
     assert!(alerts(&b.on_finding(Finding::Intrusion(rub.clone()), at(1.0))).is_empty());
     assert!(alerts(&b.on_finding(Finding::Intrusion(steps.clone()), at(2.0))).is_empty());
     assert_eq!(b.fusion_stats().animal_sightings, 1);
-    // Someone climbs there (3x): 1 + 2 + 0.6 ≥ 3, raised despite the camel.
+    // Someone climbs there (3x) with a person's steps (2.5x):
+    // 1 + 2 + 1.5 ≥ 4, raised despite the camel.
     let climb = Evidence {
         value: 1200.0,
         threshold: 400.0,
         ..weak("fence-a/zone1", EvidenceKind::Fence, 4900.0, 3.0)
     };
+    assert!(alerts(&b.on_finding(Finding::Intrusion(climb), at(3.0))).is_empty());
+    let heavy = Evidence {
+        value: 2500.0,
+        threshold: 1000.0,
+        ..weak("trench-a/geo0", EvidenceKind::Ground, 4900.0, 3.5)
+    };
     assert_eq!(
-        alerts(&b.on_finding(Finding::Intrusion(climb), at(3.0)))[0].state,
+        alerts(&b.on_finding(Finding::Intrusion(heavy), at(3.5)))[0].state,
         AlertState::Raised
     );
     // Without the camel the weak pair alone raises.
@@ -728,4 +735,33 @@ fn an_animal_a_camera_saw_explains_weak_evidence_but_not_a_climb() {
         alerts(&b.on_finding(Finding::Intrusion(steps), at(2.0))).len(),
         1
     );
+}
+
+#[test]
+fn a_vehicle_sized_camera_blob_waits_for_the_fence() {
+    let mut b = book();
+    let mut van = weak("cam-1", EvidenceKind::Thermal, 4900.0, 0.0);
+    van.camera = Some(crate::evidence::CameraObservation {
+        range_m: 150.0,
+        bearing_deg: 0.0,
+        lat: 0.0,
+        lon: 0.0,
+        wall_offset_m: 5.0,
+        width_m: 4.6,
+        height_m: 2.0,
+        contrast_k: 9.0,
+        captured: None,
+        vehicle: true,
+    });
+    assert!(alerts(&b.on_finding(Finding::Intrusion(van), at(0.0))).is_empty());
+    // It rams the fence: raised, with the camera's sighting in the trail.
+    let ram = Evidence {
+        value: 1400.0,
+        threshold: 400.0,
+        ..weak("fence-a/zone1", EvidenceKind::Fence, 4900.0, 1.0)
+    };
+    let out = b.on_finding(Finding::Intrusion(ram), at(1.0));
+    let a = alerts(&out);
+    assert_eq!((a.len(), a[0].priority), (1, Priority::High));
+    assert_eq!(a[0].sensors, vec!["cam-1", "fence-a/zone1"]);
 }

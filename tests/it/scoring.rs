@@ -78,7 +78,11 @@ fn nuisance_dogs_and_a_fox_raise_nothing() {
 
 #[test]
 fn nuisance_camels_grazing_along_the_fence_raise_nothing() {
-    raises_nothing(&["nuisance-b-camels-grazing", "nuisance-c-camel-and-dog"]);
+    raises_nothing(&[
+        "nuisance-b-camels-grazing",
+        "nuisance-c-camel-and-dog",
+        "nuisance-a-camels",
+    ]);
 }
 
 #[test]
