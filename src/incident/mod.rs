@@ -269,21 +269,15 @@ impl IncidentBook {
         })
     }
 
-    /// Whether held evidence at `chainage_m` with these sensors is strong
-    /// enough to raise, given the animals seen nearby.
-    fn may_raise(
-        &self,
-        sensors: &BTreeMap<String, (EvidenceKind, f64)>,
-        trail: &VecDeque<Evidence>,
-        chainage_m: f64,
-        now: Timestamp,
-    ) -> bool {
-        let margin = if self.animal_near(chainage_m, now) {
+    /// Whether an intrusion's evidence is strong enough to raise it, given
+    /// the animals seen nearby.
+    fn may_raise(&self, inc: &Incident, now: Timestamp) -> bool {
+        let margin = if self.animal_near(inc.chainage_m, now) {
             self.fusion.animal_margin
         } else {
             0.0
         };
-        self.fusion.corroborated(sensors, trail, margin)
+        self.fusion.corroborated(&inc.sensors, &inc.trail, margin)
     }
 
     /// A camera's scene lost its contrast (`low`) or got it back: the
@@ -404,12 +398,17 @@ impl IncidentBook {
         push_trail(inc, ev);
         let before = inc.priority;
         assess(inc);
-        if inc.held {
-            let (sensors, trail, at) = (inc.sensors.clone(), inc.trail.clone(), inc.chainage_m);
-            if self.may_raise(&sensors, &trail, at, now) {
-                let Some(inc) = self.open.get_mut(&key) else {
-                    return;
-                };
+        let held = inc.held;
+        let raise = held
+            && self
+                .open
+                .get(&key)
+                .is_some_and(|inc| self.may_raise(inc, now));
+        let Some(inc) = self.open.get_mut(&key) else {
+            return;
+        };
+        if held {
+            if raise {
                 inc.held = false;
                 inc.segment = self.wall.segment_at(inc.chainage_m);
                 self.stats.held_raised += 1;
@@ -524,9 +523,7 @@ impl IncidentBook {
         };
         push_trail(&mut inc, ev);
         assess(&mut inc);
-        if kind == AlertKind::Intrusion
-            && !self.may_raise(&inc.sensors, &inc.trail, inc.chainage_m, now)
-        {
+        if kind == AlertKind::Intrusion && !self.may_raise(&inc, now) {
             inc.held = true;
             self.stats.held += 1;
         } else {
