@@ -130,6 +130,8 @@ pub async fn run_engine(
                 shared.counters.set("fusion.held_raised", fusion.held_raised);
                 shared.counters.set("fusion.held_expired", fusion.held_expired);
                 shared.counters.set("fusion.moved", fusion.moved);
+                shared.counters.set("fusion.joined", fusion.joined);
+                shared.counters.set("fusion.animal_sightings", fusion.animal_sightings);
                 let outs = engine.on_tick(shared.clock.now());
                 if let Some(change) = engine.take_profile_change() {
                     info!(%change, "threshold profile changed");

@@ -386,6 +386,9 @@ impl CameraPipeline {
             self.kernel = Some(Kernel::new(w, h, self.settings.kernel));
             self.model = CameraModel::new(self.settings.mount, w as u32, h as u32).ok();
             self.tracker = Tracker::new(self.settings.track);
+            self.sightings.clear();
+            self.last_evidence.clear();
+            self.first_seen.clear();
             self.frozen.clear();
             self.warmup = Some(Warmup::default());
         }

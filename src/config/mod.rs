@@ -202,8 +202,9 @@ pub struct FusionConfig {
     /// footsteps. Default 2.0.
     #[serde(default = "default_animal_margin")]
     pub animal_margin: f64,
-    /// How long held evidence waits for corroboration before it is dropped
-    /// (counted as `fusion.held_expired`). Default `"15s"`.
+    /// How long after its first evidence a held incident may become strong
+    /// enough; then it is dropped (counted as `fusion.held_expired`), and
+    /// evidence after that starts afresh. Default `"15s"`.
     #[serde(default = "default_fusion_hold", with = "duration")]
     pub hold: Duration,
 }

@@ -20,7 +20,8 @@
 //!   camera. A camera's person-shaped blob raises an incident at once; a
 //!   vehicle-sized one is held like fence evidence (patrols drive by; two
 //!   camels side by side look like a car). Held incidents
-//!   nothing strengthens within `hold` are dropped. Where a camera saw an
+//!   that are not strong enough `hold` after their first evidence are
+//!   dropped (so a camel grazing all afternoon never adds up). Where a camera saw an
 //!   animal (too small for a person, or shaped like a camel) within
 //!   `radius_m` in the last `window`, the bar is `animal_margin` higher:
 //!   the animal may explain a rubbed fence and heavy steps.

@@ -30,7 +30,7 @@
 pub mod fusion;
 mod segments;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,7 +79,10 @@ pub struct FusionStats {
     pub animal_sightings: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Ordered (intrusions by number first), so that every walk over the open
+/// incidents — which one evidence joins on a tie, what a tick clears — is
+/// the same on every run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Key {
     Intrusion(u64),
     Tamper(String),
@@ -124,7 +127,7 @@ pub struct IncidentBook {
     instance: String,
     id_prefix: String,
     next_id: u64,
-    open: HashMap<Key, Incident>,
+    open: BTreeMap<Key, Incident>,
     board: SegmentBoard,
     stats: FusionStats,
     /// Animals cameras saw lately: when, and where.
@@ -151,7 +154,7 @@ impl IncidentBook {
             instance: instance.to_owned(),
             id_prefix: id_prefix.to_owned(),
             next_id: 1,
-            open: HashMap::new(),
+            open: BTreeMap::new(),
             board: SegmentBoard::default(),
             stats: FusionStats::default(),
             animals: Vec::new(),
@@ -471,11 +474,17 @@ impl IncidentBook {
         };
         let new_detail = inc.trail.back().is_none_or(|last| last.detail != ev.detail);
         push_trail(inc, ev);
-        // Tamper of a new kind is news; a repeated heartbeat fault is not.
+        assess(inc);
+        // Tamper of a new kind is news, even after an acknowledgement (which
+        // it drops); a repeated heartbeat fault is not.
+        let news = kind == AlertKind::Tamper && new_detail;
+        if news {
+            inc.acked = None;
+        }
         if inc.acked.is_some() {
             return;
         }
-        if kind == AlertKind::Tamper && new_detail {
+        if news {
             out.push(Output::Alert(publish(
                 inc,
                 AlertState::Updated,

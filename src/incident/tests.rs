@@ -687,6 +687,7 @@ fn wind_and_low_contrast_degrade_segments_and_say_why() {
         .all(|(st, r)| *st == SegmentCondition::Degraded
             && r == &["cam-1: low_contrast".to_string()]));
     let out = b.on_camera_contrast("cam-1", false, at(60.0));
+    assert!(!out.is_empty(), "the restored segments are published");
     assert!(out
         .iter()
         .all(|o| matches!(o, Output::Segment(_, st) if st.state == SegmentCondition::Quiet)));
@@ -764,4 +765,33 @@ fn a_vehicle_sized_camera_blob_waits_for_the_fence() {
     let a = alerts(&out);
     assert_eq!((a.len(), a[0].priority), (1, Priority::High));
     assert_eq!(a[0].sensors, vec!["cam-1", "fence-a/zone1"]);
+}
+
+/// Regression: a tamper of a new kind once went out with the old summary,
+/// and not at all once the incident was acknowledged.
+#[test]
+fn a_new_tamper_kind_is_published_with_its_summary_even_after_an_ack() {
+    let mut b = book();
+    let tamper = |kind: TamperKind, detail: &str, t: f64| Finding::Tamper {
+        device: "fence-a".into(),
+        kind,
+        evidence: Evidence {
+            detail: detail.into(),
+            ..ev("fence-a", EvidenceKind::Tamper, 5000.0, t)
+        },
+    };
+    let first =
+        alerts(&b.on_finding(tamper(TamperKind::Enclosure, "ENCLOSURE", 0.0), at(0.0)))[0].clone();
+    assert!(first.summary.contains("ENCLOSURE"), "{}", first.summary);
+    b.on_ack(&first.id, "op-1", at(1.0)).expect("open");
+    // The same kind again, acknowledged: quiet.
+    assert!(
+        alerts(&b.on_finding(tamper(TamperKind::Enclosure, "ENCLOSURE", 2.0), at(2.0))).is_empty()
+    );
+    // The cable is cut: published at once, saying so, asking for a new ack.
+    let out = b.on_finding(tamper(TamperKind::Cut, "CUT", 3.0), at(3.0));
+    let a = alerts(&out);
+    assert_eq!(a.len(), 1);
+    assert!(a[0].summary.contains("CUT"), "{}", a[0].summary);
+    assert_eq!(a[0].acked_by, None);
 }

@@ -273,6 +273,7 @@ pub fn score(run: &Run) -> ScenarioScore {
             a.kind == kind
                 && a.state == AlertState::Raised
                 && secs(a.published_at) >= ev.start_s - 1.0
+                && secs(a.published_at) <= ev.end_s + MATCH_GRACE_S
                 && a.sensors.iter().any(|d| ev.devices.contains(d))
         });
         if reported {
