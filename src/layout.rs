@@ -157,14 +157,7 @@ impl Layout {
             .camera
             .iter()
             .map(|c| {
-                let mount = Mount {
-                    position: crate::wall::LatLon::new(c.lat, c.lon),
-                    height_m: c.height_m,
-                    heading_deg: c.heading_deg,
-                    tilt_deg: c.tilt_deg,
-                    hfov_deg: c.hfov_deg,
-                    vfov_deg: c.vfov_deg,
-                };
+                let mount = Mount::from_config(c);
                 let segments = camera_segments(mount, wall, config.thermal.max_wall_offset_m);
                 (c.id.clone(), segments)
             })

@@ -155,22 +155,72 @@ mod tests {
     use super::*;
     use crate::alert::{AlertKind, AlertState};
     use crate::runtime::Clock;
+    use crate::sentence::{Body, Health, Sentence};
 
-    fn links() -> (EngineLinks, mpsc::Sender<Box<Loaded>>) {
-        let (tx, reloads) = mpsc::channel(1);
-        let links = EngineLinks {
-            reloads,
-            cameras: HashMap::new(),
-        };
-        (links, tx)
+    /// The engine task on the test fixture, with its input, output and the
+    /// counters it keeps.
+    struct Running {
+        shared: Arc<Shared>,
+        input: mpsc::Sender<Inbound>,
+        output: mpsc::Receiver<Output>,
+        task: tokio::task::JoinHandle<()>,
+        _reloads: mpsc::Sender<Box<Loaded>>,
     }
 
-    async fn next_alert(rx: &mut mpsc::Receiver<Output>) -> crate::alert::AlertMessage {
-        loop {
-            match rx.recv().await.expect("engine still running") {
-                Output::Alert(a) => return a,
-                Output::Segment(..) => {}
+    impl Running {
+        fn start() -> Self {
+            let (config, wall) = crate::testkit::fixture();
+            let shared = Arc::new(Shared::new(Clock::start()));
+            let engine = Engine::new(&config, wall, shared.clock.started(), "t");
+            let (input, in_rx) = mpsc::channel(16);
+            let (out_tx, output) = mpsc::channel(64);
+            let (reloads_tx, reloads) = mpsc::channel(1);
+            let links = EngineLinks {
+                reloads,
+                cameras: HashMap::new(),
+            };
+            let task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
+            Self {
+                shared,
+                input,
+                output,
+                task,
+                _reloads: reloads_tx,
             }
+        }
+
+        /// Sends `body` from `device` (seq 1), received now.
+        async fn send(&self, device: &str, body: Body) {
+            let sentence = Sentence {
+                device: device.into(),
+                seq: 1,
+                body,
+                mac: None,
+            };
+            self.input
+                .send(Inbound::Sentence {
+                    sentence,
+                    received: self.shared.clock.now(),
+                    source: "test".into(),
+                })
+                .await
+                .unwrap();
+        }
+
+        async fn next_alert(&mut self) -> crate::alert::AlertMessage {
+            loop {
+                match self.output.recv().await.expect("engine still running") {
+                    Output::Alert(a) => return a,
+                    Output::Segment(..) => {}
+                }
+            }
+        }
+
+        /// Closes the input and waits for the task to end.
+        async fn stop(self) -> mpsc::Receiver<Output> {
+            drop(self.input);
+            self.task.await.unwrap();
+            self.output
         }
     }
 
@@ -178,35 +228,17 @@ mod tests {
     /// on virtual time, no test sleeps.
     #[tokio::test(start_paused = true)]
     async fn engine_task_keeps_deadlines_and_quiet_periods_in_virtual_time() {
-        let (config, wall) = crate::testkit::fixture();
-        let shared = Arc::new(Shared::new(Clock::start()));
-        let engine = Engine::new(&config, wall, shared.clock.started(), "t");
-        let (in_tx, in_rx) = mpsc::channel(16);
-        let (out_tx, mut out_rx) = mpsc::channel(64);
-        let (links, _reload) = links();
-        let task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
+        let mut run = Running::start();
         let start = tokio::time::Instant::now();
 
         // A heartbeat keeps fence-a alive; trench-a (10 s deadline) never speaks.
-        let hb = crate::sentence::Sentence {
-            device: "fence-a".into(),
-            seq: 1,
-            body: crate::sentence::Body::Heartbeat {
-                uptime_s: 1,
-                status: crate::sentence::Health::Ok,
-            },
-            mac: None,
+        let hb = Body::Heartbeat {
+            uptime_s: 1,
+            status: Health::Ok,
         };
-        in_tx
-            .send(Inbound::Sentence {
-                sentence: hb,
-                received: shared.clock.now(),
-                source: "test".into(),
-            })
-            .await
-            .unwrap();
+        run.send("fence-a", hb).await;
 
-        let offline = next_alert(&mut out_rx).await;
+        let offline = run.next_alert().await;
         assert_eq!(
             (offline.kind, offline.state),
             (AlertKind::SensorOffline, AlertState::Raised)
@@ -221,30 +253,18 @@ mod tests {
         // Heavy steps by geophone 0 (2.5 times its threshold: no need to
         // wait for corroboration), then silence: cleared after the 60 s
         // quiet period.
-        let ev = crate::sentence::Sentence {
-            device: "trench-a".into(),
-            seq: 1,
-            body: crate::sentence::Body::Ground {
-                channel: 0,
-                ppv_um_s: 2500.0,
-            },
-            mac: None,
-        };
         let sent_at = tokio::time::Instant::now();
-        in_tx
-            .send(Inbound::Sentence {
-                sentence: ev,
-                received: shared.clock.now(),
-                source: "test".into(),
-            })
-            .await
-            .unwrap();
-        let back = next_alert(&mut out_rx).await;
+        let steps = Body::Ground {
+            channel: 0,
+            ppv_um_s: 2500.0,
+        };
+        run.send("trench-a", steps).await;
+        let back = run.next_alert().await;
         assert_eq!(
             (back.kind, back.state),
             (AlertKind::SensorOffline, AlertState::Cleared)
         );
-        let raised = next_alert(&mut out_rx).await;
+        let raised = run.next_alert().await;
         assert_eq!(
             (raised.kind, raised.state),
             (AlertKind::Intrusion, AlertState::Raised)
@@ -253,7 +273,7 @@ mod tests {
         // 30 s after its heartbeat, then the intrusion clears.
         let mut offline = Vec::new();
         let cleared = loop {
-            let a = next_alert(&mut out_rx).await;
+            let a = run.next_alert().await;
             match a.kind {
                 AlertKind::SensorOffline => offline.push(a.sensors[0].clone()),
                 _ => break a,
@@ -269,48 +289,27 @@ mod tests {
             quiet >= Duration::from_secs(60) && quiet <= Duration::from_secs(61),
             "{quiet:?}"
         );
-
-        drop(in_tx);
-        task.await.unwrap();
+        run.stop().await;
     }
 
     /// Weak footsteps alone wait for corroboration for the 15 s hold, in
     /// virtual time, and are then dropped and counted: no alert.
     #[tokio::test(start_paused = true)]
     async fn weak_lone_evidence_waits_for_the_hold_then_is_dropped_in_virtual_time() {
-        let (config, wall) = crate::testkit::fixture();
-        let shared = Arc::new(Shared::new(Clock::start()));
-        let engine = Engine::new(&config, wall, shared.clock.started(), "t");
-        let (in_tx, in_rx) = mpsc::channel(16);
-        let (out_tx, mut out_rx) = mpsc::channel(64);
-        let (links, _reload) = links();
-        let task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
-        let steps = crate::sentence::Sentence {
-            device: "trench-a".into(),
-            seq: 1,
-            body: crate::sentence::Body::Ground {
-                channel: 0,
-                ppv_um_s: 1300.0,
-            },
-            mac: None,
+        let run = Running::start();
+        let steps = Body::Ground {
+            channel: 0,
+            ppv_um_s: 1300.0,
         };
-        in_tx
-            .send(Inbound::Sentence {
-                sentence: steps,
-                received: shared.clock.now(),
-                source: "test".into(),
-            })
-            .await
-            .unwrap();
+        run.send("trench-a", steps).await;
         tokio::time::sleep(Duration::from_secs(14)).await;
-        assert_eq!(shared.counters.get("fusion.held"), 1);
-        assert_eq!(shared.counters.get("fusion.held_expired"), 0);
+        assert_eq!(run.shared.counters.get("fusion.held"), 1);
+        assert_eq!(run.shared.counters.get("fusion.held_expired"), 0);
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(shared.counters.get("fusion.held_expired"), 1);
-        drop(in_tx);
-        task.await.unwrap();
+        assert_eq!(run.shared.counters.get("fusion.held_expired"), 1);
+        let mut output = run.stop().await;
         let mut intrusions = 0;
-        while let Ok(out) = out_rx.try_recv() {
+        while let Ok(out) = output.try_recv() {
             if let Output::Alert(a) = out {
                 intrusions += usize::from(a.kind == AlertKind::Intrusion);
             }

@@ -93,6 +93,20 @@ pub struct Mount {
     pub vfov_deg: f64,
 }
 
+impl Mount {
+    /// The mounting a `[[camera]]` entry describes.
+    pub fn from_config(cam: &crate::config::CameraConfig) -> Self {
+        Self {
+            position: LatLon::new(cam.lat, cam.lon),
+            height_m: cam.height_m,
+            heading_deg: cam.heading_deg,
+            tilt_deg: cam.tilt_deg,
+            hfov_deg: cam.hfov_deg,
+            vfov_deg: cam.vfov_deg,
+        }
+    }
+}
+
 /// A direction or offset in the local east-north-up frame at the camera foot.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Enu {

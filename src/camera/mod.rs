@@ -94,14 +94,7 @@ impl CameraSettings {
             .clamp(0.0, 11.0) as u8;
         Self {
             id: cam.id.clone(),
-            mount: Mount {
-                position: LatLon::new(cam.lat, cam.lon),
-                height_m: cam.height_m,
-                heading_deg: cam.heading_deg,
-                tilt_deg: cam.tilt_deg,
-                hfov_deg: cam.hfov_deg,
-                vfov_deg: cam.vfov_deg,
-            },
+            mount: Mount::from_config(cam),
             kernel: KernelParams {
                 delta_t: (cam.delta_t_k.unwrap_or(thermal.delta_t_k) * CK_PER_K)
                     .round()

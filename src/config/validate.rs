@@ -323,7 +323,6 @@ fn check_serial(config: &Config, p: &mut Problems) {
 
 fn check_cameras(config: &Config, p: &mut Problems) {
     use crate::camera::geometry::{CameraModel, Mount};
-    use crate::wall::LatLon;
     let t = &config.thermal;
     let base = [key("thermal")];
     check_positive(p, &at(&base, &[key("delta_t_k")]), Some(t.delta_t_k));
@@ -379,14 +378,7 @@ fn check_cameras(config: &Config, p: &mut Problems) {
                 format!("`{}` is already the id of a controller or camera", cam.id),
             );
         }
-        let mount = Mount {
-            position: LatLon::new(cam.lat, cam.lon),
-            height_m: cam.height_m,
-            heading_deg: cam.heading_deg,
-            tilt_deg: cam.tilt_deg,
-            hfov_deg: cam.hfov_deg,
-            vfov_deg: cam.vfov_deg,
-        };
+        let mount = Mount::from_config(cam);
         if let Err(e) = CameraModel::new(mount, 640, 512) {
             p.add(&path, format!("camera mounting: {e}"));
         }

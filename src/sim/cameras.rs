@@ -12,7 +12,6 @@ use super::thermal::{CameraScene, ObjectState, SceneSettings, World};
 use super::weather::Weather;
 use crate::camera::geometry::{CameraModel, Mount};
 use crate::config::{CameraConfig, Config};
-use crate::wall::LatLon;
 
 pub(crate) fn invalid_input(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
@@ -77,14 +76,7 @@ pub(crate) fn check_frames(config: &Config, scenario: &Scenario) -> io::Result<(
 
 /// The camera's mount, as the daemon builds it.
 pub fn mount(cam: &CameraConfig) -> Mount {
-    Mount {
-        position: LatLon::new(cam.lat, cam.lon),
-        height_m: cam.height_m,
-        heading_deg: cam.heading_deg,
-        tilt_deg: cam.tilt_deg,
-        hfov_deg: cam.hfov_deg,
-        vfov_deg: cam.vfov_deg,
-    }
+    Mount::from_config(cam)
 }
 
 /// The scenes of the cameras the scenario simulates (their terrain is
