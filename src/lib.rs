@@ -36,6 +36,7 @@ pub mod sentence;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod sink;
+pub mod store;
 pub mod time;
 pub mod topics;
 pub mod wall;

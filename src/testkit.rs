@@ -90,3 +90,40 @@ pub fn layout() -> (Config, Arc<Wall>, Arc<Layout>) {
     let layout = Arc::new(Layout::new(&config, &wall));
     (config, wall, layout)
 }
+
+/// An alert message with the given identity, on segment `segment`,
+/// published at `at_ms`; the rest is plausible filler.
+pub fn alert(
+    id: &str,
+    rev: u32,
+    state: crate::alert::AlertState,
+    kind: crate::alert::AlertKind,
+    segment: u32,
+    at_ms: i64,
+) -> crate::alert::AlertMessage {
+    use crate::time::Timestamp;
+    crate::alert::AlertMessage {
+        id: id.into(),
+        rev,
+        state,
+        kind,
+        priority: crate::alert::Priority::High,
+        confidence: 0.9,
+        segment,
+        segment_id: format!("S{segment:03}"),
+        chainage_m: segment as f64 * 1000.0 + 500.0,
+        lat: 0.0,
+        lon: 0.0,
+        sensors: vec!["fence-a/zone1".into()],
+        evidence: Vec::new(),
+        first_seen: Timestamp(at_ms),
+        last_seen: Timestamp(at_ms),
+        published_at: Timestamp(at_ms),
+        evidence_total: 1,
+        summary: "test".into(),
+        instance: "test".into(),
+        acked_by: None,
+        acked_at: None,
+        moved_from: None,
+    }
+}

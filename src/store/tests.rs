@@ -1,0 +1,250 @@
+//! The alert store against a real SQLite file in a temporary directory.
+
+use std::time::Duration;
+
+use super::*;
+use crate::alert::{AlertKind, AlertState};
+use crate::testkit::alert;
+
+fn append(store: &mut Store, msgs: &[AlertMessage]) -> Vec<i64> {
+    let json: Vec<String> = msgs
+        .iter()
+        .map(|m| serde_json::to_string(m).unwrap())
+        .collect();
+    let topics: Vec<String> = msgs
+        .iter()
+        .map(|m| format!("rampart/v1/alert/{}", m.segment_id))
+        .collect();
+    let new: Vec<NewAlert<'_>> = msgs
+        .iter()
+        .zip(&json)
+        .zip(&topics)
+        .map(|((message, payload), topic)| NewAlert {
+            message,
+            topic,
+            payload,
+        })
+        .collect();
+    store.append(&new).unwrap()
+}
+
+fn ids(rows: &[StoredAlert]) -> Vec<(String, u32)> {
+    rows.iter().map(|r| (r.id.clone(), r.rev)).collect()
+}
+
+#[test]
+fn the_outbox_keeps_undelivered_messages_in_order_across_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let msgs: Vec<AlertMessage> = (1..=5)
+        .map(|rev| {
+            alert(
+                "a-1",
+                rev,
+                AlertState::Updated,
+                AlertKind::Intrusion,
+                3,
+                1000 * rev as i64,
+            )
+        })
+        .collect();
+    let seqs = append(&mut store, &msgs);
+    assert_eq!(seqs.len(), 5);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    store
+        .mark_delivered(&[seqs[0], seqs[2]], Timestamp(9000))
+        .unwrap();
+    drop(store);
+
+    let store = Store::open(dir.path()).unwrap();
+    let out = store.outbox(0, 100).unwrap();
+    assert_eq!(out.iter().map(|r| r.rev).collect::<Vec<_>>(), [2, 4, 5]);
+    assert_eq!(store.outbox_len().unwrap(), 3);
+    assert_eq!(out[0].topic, "rampart/v1/alert/S003");
+    let parsed: serde_json::Value = serde_json::from_str(&out[0].payload).unwrap();
+    assert_eq!(parsed["rev"], 2);
+    // Paging from a sequence number.
+    let rest = store.outbox(out[0].seq, 1).unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].rev, 4);
+}
+
+#[test]
+fn open_incidents_are_the_latest_message_of_every_incident_not_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let (i, t, o) = (
+        AlertKind::Intrusion,
+        AlertKind::Tamper,
+        AlertKind::SensorOffline,
+    );
+    append(
+        &mut store,
+        &[
+            alert("a-1", 1, AlertState::Raised, i, 1, 1000),
+            alert("a-2", 1, AlertState::Raised, t, 2, 2000),
+            alert("a-1", 2, AlertState::Updated, i, 1, 3000),
+            alert("a-3", 1, AlertState::Raised, o, 4, 3500),
+            alert("a-2", 2, AlertState::Cleared, t, 2, 4000),
+            alert("a-1", 3, AlertState::Updated, i, 1, 5000),
+        ],
+    );
+    let open = store.open_incidents().unwrap();
+    assert_eq!(ids(&open), [("a-3".into(), 1), ("a-1".into(), 3)]);
+}
+
+#[test]
+fn queries_narrow_by_segment_time_state_kind_and_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let (i, t) = (AlertKind::Intrusion, AlertKind::Tamper);
+    let seqs = append(
+        &mut store,
+        &[
+            alert("a-1", 1, AlertState::Raised, i, 42, 1000),
+            alert("a-2", 1, AlertState::Raised, t, 7, 2000),
+            alert("a-1", 2, AlertState::Updated, i, 42, 3000),
+            alert("a-1", 3, AlertState::Cleared, i, 42, 4000),
+            alert("a-4", 1, AlertState::Raised, i, 42, 5000),
+        ],
+    );
+    store.mark_delivered(&seqs[..4], Timestamp(6000)).unwrap();
+    let q = |q: Query| ids(&store.query(&q).unwrap());
+    let seg = || Some("S042".to_owned());
+    assert_eq!(
+        q(Query {
+            segment: seg(),
+            ..Query::default()
+        }),
+        [
+            ("a-1".into(), 1),
+            ("a-1".into(), 2),
+            ("a-1".into(), 3),
+            ("a-4".into(), 1)
+        ]
+    );
+    assert_eq!(
+        q(Query {
+            segment: seg(),
+            since: Some(Timestamp(2500)),
+            until: Some(Timestamp(5000)),
+            ..Query::default()
+        }),
+        [("a-1".into(), 2), ("a-1".into(), 3)]
+    );
+    assert_eq!(
+        q(Query {
+            state: Some(StateFilter::Open),
+            ..Query::default()
+        }),
+        [("a-2".into(), 1), ("a-4".into(), 1)]
+    );
+    assert_eq!(
+        q(Query {
+            state: Some(StateFilter::Unsent),
+            ..Query::default()
+        }),
+        [("a-4".into(), 1)]
+    );
+    assert_eq!(
+        q(Query {
+            state: Some("raised".parse().unwrap()),
+            kind: Some("intrusion".into()),
+            ..Query::default()
+        }),
+        [("a-1".into(), 1), ("a-4".into(), 1)]
+    );
+    assert_eq!(
+        q(Query {
+            incident: Some("a-1".into()),
+            limit: 2,
+            ..Query::default()
+        }),
+        [("a-1".into(), 2), ("a-1".into(), 3)],
+        "the latest two, oldest first"
+    );
+    assert!("opened".parse::<StateFilter>().is_err());
+}
+
+#[test]
+fn retention_never_deletes_an_undelivered_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let day = 86_400_000;
+    let msgs: Vec<AlertMessage> = (0..10)
+        .map(|n| {
+            alert(
+                &format!("a-{n}"),
+                1,
+                AlertState::Raised,
+                AlertKind::Intrusion,
+                1,
+                n * day,
+            )
+        })
+        .collect();
+    let seqs = append(&mut store, &msgs);
+    // Everything delivered except messages 0 and 6.
+    let delivered: Vec<i64> = seqs
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| *n != 0 && *n != 6)
+        .map(|(_, s)| *s)
+        .collect();
+    store.mark_delivered(&delivered, Timestamp(0)).unwrap();
+    // By age: older than 5 days at day 10 → messages 0..=4 except 0.
+    let now = Timestamp(10 * day);
+    let gone = store
+        .prune(now, Duration::from_millis(5 * day as u64 + 1), 1000)
+        .unwrap();
+    assert_eq!(gone, 4);
+    // By count: keep 3 → the oldest delivered go, undelivered 0 and 6 stay.
+    let gone = store.prune(now, Duration::from_secs(1000 * 86_400), 3).unwrap();
+    assert_eq!(gone, 3);
+    let left: Vec<String> = store
+        .query(&Query::default())
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(left, ["a-0", "a-6", "a-9"]);
+    assert_eq!(store.outbox_len().unwrap(), 2);
+}
+
+#[test]
+fn a_store_from_a_newer_rampart_is_refused_and_a_missing_one_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .conn
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(store);
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Version { .. }), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let err = Store::open_read_only(empty.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+}
+
+#[test]
+fn a_read_only_reader_sees_what_the_writer_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = Store::open(dir.path()).unwrap();
+    let reader = Store::open_read_only(dir.path()).unwrap();
+    append(
+        &mut writer,
+        &[alert(
+            "a-1",
+            1,
+            AlertState::Raised,
+            AlertKind::Tamper,
+            5,
+            1000,
+        )],
+    );
+    assert_eq!(reader.outbox_len().unwrap(), 1);
+    writer.probe().unwrap();
+    writer.reopen().unwrap();
+    assert_eq!(writer.outbox_len().unwrap(), 1);
+}
