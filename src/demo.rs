@@ -22,7 +22,7 @@ pub struct DemoArgs {
     /// Port of the embedded broker (on 127.0.0.1).
     #[arg(long, default_value_t = 1883)]
     port: u16,
-    /// Where the demo writes its config copy, journal and ground truth.
+    /// Where the demo writes its config copy, alert store and ground truth.
     /// Default: a new directory under the system's temporary directory.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -77,7 +77,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         scenario.duration = Duration::from_secs(s);
     }
     let truth = dir.join("ground-truth.jsonl");
-    let journal = config.data_dir.join("alerts.jsonl");
+    let data_dir = config.data_dir.clone();
+    let store = data_dir.join(rampart::store::FILE_NAME);
 
     println!(
         "Rampart demo: {:.0} km wall, {} segments of {:.0} m; broker on 127.0.0.1:{}",
@@ -178,7 +179,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     for (k, v) in counters.iter().filter(|(k, _)| k.starts_with("rejected.")) {
         println!("    {k:<26} {v}");
     }
-    println!("Alert journal: {}", journal.display());
+    println!(
+        "Alert store: {} (query it with `rampart alerts --data-dir {}`)",
+        store.display(),
+        data_dir.display()
+    );
     println!("Ground truth:  {}", truth_path.display());
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! ([`sentence`]); each source ([`ingest`]) parses them and hands them to the
 //! [`engine`], where detection [`rules`] turn readings into evidence and the
 //! [`incident`] book turns evidence into segment-tagged alerts placed on the
-//! [`wall`]; sinks ([`sink`]) write every alert to a journal, the log and
-//! MQTT. [`app`] wires these together over bounded channels.
+//! [`wall`]; sinks ([`sink`]) commit every alert to the [`store`] (outbox and
+//! history), log it and publish it over MQTT. [`app`] wires these together over bounded channels.
 //!
 //! The core — `sentence`, `wall`, `config`, `layout`, `rules`, `incident`,
 //! `engine`, `alert`, `evidence`, `time` — does no I/O and knows nothing of
@@ -20,6 +20,7 @@ pub mod config;
 pub mod engine;
 pub mod evidence;
 pub mod frame;
+pub mod health;
 pub mod incident;
 pub mod ingest;
 pub mod kernel;

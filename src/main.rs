@@ -1,5 +1,5 @@
 //! The `rampart` command: run the daemon (and record its input), replay a
-//! recording, run the demo, check a config.
+//! recording, run the demo, query the alert history, check a config.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +13,7 @@ use rampart::record::format::Reader;
 use rampart::record::recorder::RecordOptions;
 use rampart::replay::{compare, report as show, Replay, Start};
 
+mod alerts_cmd;
 #[cfg(feature = "sim")]
 mod demo;
 #[cfg(feature = "sim")]
@@ -53,6 +54,9 @@ enum Command {
     /// a scripted scenario on the demo wall, and show the alerts.
     #[cfg(feature = "sim")]
     Demo(demo::DemoArgs),
+    /// Show the alert history kept in the store (`--segment S042 --since
+    /// 2h`, `--state open`, `--state unsent`, ...).
+    Alerts(alerts_cmd::AlertsArgs),
     /// Check a config file and report every problem in it.
     CheckConfig {
         /// The config file (TOML).
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
             report(run(config, options))
         }
         Command::Replay(args) => replay(args),
+        Command::Alerts(args) => alerts_cmd::run(args),
         #[cfg(feature = "sim")]
         Command::Score(args) => score_cmd::run(args),
         #[cfg(feature = "sim")]

@@ -14,6 +14,8 @@ pub struct LinkConfig {
     pub addr: BrokerAddr,
     pub topics: Topics,
     pub instance: String,
+    /// The QoS thermal frames are subscribed at.
+    pub frame_qos: rumqttc::QoS,
     keep_alive: Duration,
     max_packet_bytes: usize,
     reconnect_max: Duration,
@@ -26,19 +28,28 @@ impl LinkConfig {
             addr: BrokerAddr::parse(&config.url)?,
             topics: Topics::new(&config.root),
             instance: instance.to_owned(),
+            frame_qos: if config.frame_qos == 0 {
+                rumqttc::QoS::AtMostOnce
+            } else {
+                rumqttc::QoS::AtLeastOnce
+            },
             keep_alive: config.keep_alive,
             max_packet_bytes: config.max_packet_bytes,
             reconnect_max: config.reconnect_max,
         })
     }
 
-    /// Options for one connection; its client id is `<instance>-<role>`.
+    /// Options for one connection: a persistent session (clean session
+    /// off) under the stable client id `<instance>-<role>`, so the broker
+    /// keeps the daemon's subscriptions and queues QoS 1 messages while it
+    /// is away.
     pub fn options(&self, role: &str) -> MqttOptions {
         let mut o = MqttOptions::new(
             format!("{}-{role}", self.instance),
             &self.addr.host,
             self.addr.port,
         );
+        o.set_clean_session(false);
         o.set_keep_alive(self.keep_alive);
         // rumqttc caps packets at 10 KiB both ways by default.
         o.set_max_packet_size(self.max_packet_bytes, self.max_packet_bytes);

@@ -90,6 +90,11 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
         format!("{:?}", new.mqtt),
     );
     differs(
+        "[store]",
+        format!("{:?}", old.store),
+        format!("{:?}", new.store),
+    );
+    differs(
         "[[serial]]",
         format!("{:?}", old.serial),
         format!("{:?}", new.serial),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tracing::warn;
 
+use crate::health::Health;
 use crate::metrics::{Counters, LogLimiter};
 use crate::time::Timestamp;
 
@@ -45,6 +46,8 @@ impl Clock {
 pub struct Shared {
     pub clock: Clock,
     pub counters: Counters,
+    /// Store, broker link and clock, as published on the health topic.
+    pub health: Health,
     limiter: LogLimiter,
 }
 
@@ -53,6 +56,7 @@ impl Shared {
         Self {
             clock,
             counters: Counters::default(),
+            health: Health::new(clock.now()),
             limiter: LogLimiter::new(REJECT_LOG_INTERVAL),
         }
     }

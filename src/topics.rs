@@ -140,6 +140,12 @@ impl Topics {
         format!("{}daemon/{instance}/config", self.prefix)
     }
 
+    /// The daemon's retained health: store, broker link, clock (an
+    /// extension to the spec).
+    pub fn daemon_health(&self, instance: &str) -> String {
+        format!("{}daemon/{instance}/health", self.prefix)
+    }
+
     /// The daemon's retained counters (an extension to the spec).
     pub fn daemon_stats(&self, instance: &str) -> String {
         format!("{}daemon/{instance}/stats", self.prefix)

@@ -2,12 +2,19 @@
 //!
 //! ```text
 //! SerialSource (one per port) ─┐  Inbound (bounded, waits)   Output (bounded, waits)
-//! MqttSource ──────────────────┴──────────> engine task ───────────> AlertSink ──> journal, log, MQTT
-//! camera workers (evidence) ───┘               ↑   ↑
-//!                                   1 s tick ──┘   └── ConfigWatcher (SIGHUP, file changes)
+//! MqttSource ──────────────────┴──────────> engine task ───────────> AlertSink ──> store (outbox), log
+//! camera workers (evidence) ───┘               ↑   ↑                     │ ToPublish (bounded, waits)
+//!                                   1 s tick ──┘   └── ConfigWatcher     └──> Publisher ──> MQTT
 //! ```
+//! Start-up: the alert store is opened (the daemon does not start without
+//! it), and the publisher sends what the previous run left in its outbox
+//! before anything new.
+//!
 //! Shutdown: sources stop first; the engine drains what they sent; the sink
-//! drains what the engine produced, publishes `offline` and disconnects.
+//! drains what the engine produced; the publisher waits (at most
+//! [`CLOSE_DEADLINE`](crate::sink::publisher::CLOSE_DEADLINE)) for the
+//! broker's acknowledgements, publishes `offline` and disconnects. What the
+//! broker did not acknowledge stays in the outbox for the next start.
 //!
 //! With [`RunOptions::record`], the sources also tap their raw input to the
 //! [`recorder`], which never makes them wait; it finishes the recording once
@@ -35,9 +42,9 @@ use crate::record::recorder::{self, RecordError, RecordOptions, Tap};
 use crate::record::{Header, Recorded};
 use crate::reload::{ConfigWatcher, ReloadReport};
 use crate::runtime::{Clock, Shared};
-use crate::sink::journal::Journal;
 use crate::sink::publisher::{Publisher, Telemetry};
-use crate::sink::AlertSink;
+use crate::sink::{AlertSink, Retention};
+use crate::store::{Store, StoreHandle};
 
 mod engine_task;
 
@@ -57,11 +64,8 @@ pub const STATS_INTERVAL: Duration = Duration::from_secs(30);
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open the alert journal {path}: {source}")]
-    Journal {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("bad broker URL: {0}")]
     Url(#[from] crate::topics::UrlError),
     #[error("embedded broker: {0}")]
@@ -104,13 +108,12 @@ pub async fn run_with(
     }
     let clock = Clock::start();
     let shared = Arc::new(Shared::new(clock));
-    let journal_path = config.data_dir.join("alerts.jsonl");
-    let journal = Journal::open(&journal_path)
+    let data_dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
         .await
-        .map_err(|source| StartError::Journal {
-            path: journal_path.display().to_string(),
-            source,
-        })?;
+        .map_err(|e| crate::store::StoreError::Task(e.to_string()))??;
+    let store_path = store.path().to_owned();
+    let store = StoreHandle::new(store);
     let id_prefix = incident_id_prefix(&config.instance, clock);
     let (tap, recorder) = match &options.record {
         Some(record) => {
@@ -129,7 +132,7 @@ pub async fn run_with(
         serial_ports = config.serial.len(),
         cameras = config.camera.len(),
         broker = %link.addr,
-        journal = %journal_path.display(),
+        store = %store_path.display(),
         "rampart starting"
     );
 
@@ -137,11 +140,22 @@ pub async fn run_with(
     let (out_tx, out_rx) = mpsc::channel::<Output>(OUTPUT_CAPACITY);
     let (stop_tx, stop_rx) = watch::channel(false);
 
-    let publisher = Publisher::start(&link, shared.clone());
+    let publisher = Publisher::start(&link, Some(store.clone()), shared.clone());
     let telemetry = publisher.telemetry(link.topics.daemon_stats(&config.instance));
     let publisher_notices = publisher.telemetry(link.topics.daemon_config(&config.instance));
+    let retention = Retention {
+        max_age: config.store.retention,
+        max_messages: config.store.max_messages,
+    };
     let sink = tokio::spawn(
-        AlertSink::new(journal, publisher, link.topics.clone(), shared.clone()).run(out_rx),
+        AlertSink::new(
+            Some(store),
+            retention,
+            publisher,
+            link.topics.clone(),
+            shared.clone(),
+        )
+        .run(out_rx),
     );
 
     let wall_for_cameras = wall.clone();
@@ -177,6 +191,7 @@ pub async fn run_with(
     let mqtt = MqttSource::new(link.clone(), in_tx, slots.clone(), shared.clone(), tap);
     sources.spawn(mqtt.run(stop_rx.clone()));
     let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
+    let clock_watch = tokio::spawn(watch_clock(shared.clone(), stop_rx.clone()));
 
     shutdown.await;
     info!("shutting down: stopping sources");
@@ -206,6 +221,7 @@ pub async fn run_with(
         warn!("sink task ended abnormally");
     }
     let _ = stats.await;
+    let _ = clock_watch.await;
     if config.mqtt.embedded_broker {
         // The embedded broker dies with this process: give it a moment to
         // forward the last messages (the `offline` presence) to subscribers.
@@ -326,6 +342,34 @@ async fn report_stats(shared: Arc<Shared>, telemetry: Telemetry, mut stop: watch
         if !telemetry.offer(body.to_string().into_bytes()) {
             shared.counters.incr("telemetry.shed");
         }
+    }
+}
+
+/// How often the system clock is compared with the daemon's.
+pub const CLOCK_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Compares the system clock with the daemon's (start time plus monotonic
+/// time) every [`CLOCK_CHECK_INTERVAL`]; a jump is logged at ERROR, counted
+/// (`clock.jumps`) and shown in the health report. Alert times keep
+/// following the monotonic clock, so they never jump; restart the daemon
+/// to adopt a corrected system time.
+async fn watch_clock(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let offset = || crate::time::Timestamp::now().millis() - shared.clock.now().millis();
+    let mut last = offset();
+    let mut every = tokio::time::interval(CLOCK_CHECK_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let now = offset();
+        if let Some(jump) = crate::health::clock_jump(last, now) {
+            let by_s = jump as f64 / 1000.0;
+            shared.counters.incr("clock.jumps");
+            shared.health.clock_jump(by_s, shared.clock.now());
+            tracing::error!(by_s, "the system clock jumped; alert times follow the monotonic clock (restart rampart to adopt the new time)");
+        }
+        last = now;
     }
 }
 

@@ -57,13 +57,16 @@ pub struct Config {
     /// Length of a wall segment in metres. Default 1000.
     #[serde(default = "default_segment_length")]
     pub segment_length_m: f64,
-    /// Where the daemon keeps its files (alert journal). Relative to the
-    /// config file's directory. Default `"data"`.
+    /// Where the daemon keeps its files (the alert store, `rampart.db`).
+    /// Relative to the config file's directory. Default `"data"`.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// The MQTT broker.
     #[serde(default)]
     pub mqtt: MqttConfig,
+    /// The alert store: how long history is kept.
+    #[serde(default)]
+    pub store: StoreConfig,
     /// Detection rules and their default thresholds.
     #[serde(default)]
     pub detection: DetectionConfig,
@@ -122,6 +125,44 @@ pub struct MqttConfig {
     /// 250 ms up to this). Default `"10s"`.
     #[serde(default = "default_mqtt_backoff", with = "duration")]
     pub reconnect_max: Duration,
+    /// The QoS thermal frames are subscribed at, 0 or 1. At 0 the broker
+    /// never queues frames for an absent daemon (a frame is stale within a
+    /// second, and hundreds of them would fill the broker's memory); at 1
+    /// each frame is acknowledged once it is in a camera's slot. Sentences
+    /// and acknowledgements are always subscribed at 1. Default 0.
+    #[serde(default)]
+    pub frame_qos: u8,
+}
+
+/// `[store]`: the alert store in `data_dir` (SQLite). Retention deletes
+/// delivered messages only: an alert the broker has not acknowledged is
+/// never deleted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Alert messages older than this are deleted. Default `"90days"`.
+    #[serde(default = "default_retention", with = "duration")]
+    pub retention: Duration,
+    /// At most this many messages are kept (the oldest go first). Default
+    /// 1000000.
+    #[serde(default = "default_max_messages")]
+    pub max_messages: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            retention: default_retention(),
+            max_messages: default_max_messages(),
+        }
+    }
+}
+
+fn default_retention() -> Duration {
+    Duration::from_secs(90 * 86_400)
+}
+fn default_max_messages() -> u64 {
+    1_000_000
 }
 
 /// `[detection]`: timing of incidents and the global default thresholds.
@@ -662,6 +703,7 @@ impl Default for MqttConfig {
             keep_alive: default_keep_alive(),
             max_packet_bytes: default_max_packet(),
             reconnect_max: default_mqtt_backoff(),
+            frame_qos: 0,
         }
     }
 }

@@ -47,6 +47,12 @@ fn the_printed_default_is_the_built_in_default() {
         ),
         (m.keep_alive, m.max_packet_bytes, m.reconnect_max)
     );
+    assert_eq!(c.mqtt.frame_qos, m.frame_qos);
+    let st = StoreConfig::default();
+    assert_eq!(
+        (c.store.retention, c.store.max_messages),
+        (st.retention, st.max_messages)
+    );
     assert_eq!(wall.segment_count(), 584);
     assert_eq!(c.profiles, ProfilesConfig::default());
     assert!(c.profile.is_empty() && c.stretch.is_empty());

@@ -93,6 +93,15 @@ fn check_mqtt(config: &Config, p: &mut Problems) {
             "must be between 10240 and 268435456",
         );
     }
+    if config.mqtt.frame_qos > 1 {
+        p.add(&[key("mqtt"), key("frame_qos")], "must be 0 or 1");
+    }
+    if config.store.max_messages < 1000 {
+        p.add(
+            &[key("store"), key("max_messages")],
+            "must be at least 1000",
+        );
+    }
 }
 
 fn check_positive(p: &mut Problems, path: &[PathSeg], value: Option<f64>) {

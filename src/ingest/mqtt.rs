@@ -2,9 +2,16 @@
 //! frames from `<root>/v1/camera/+/frame`.
 //!
 //! Its own MQTT connection (separate from the publisher's, so a busy
-//! publisher can never stall reading and the other way round). It
-//! subscribes again after every (re)connection, and a sentence must name the
-//! device in its topic.
+//! publisher can never stall reading and the other way round), on a
+//! persistent session: the broker queues sentences and acknowledgements
+//! (QoS 1) while the daemon is away. It subscribes again after every
+//! ConnAck, whether or not the session was resumed, and a sentence must name
+//! the device in its topic.
+//!
+//! Acknowledgements are manual: a QoS 1 message is acknowledged to the
+//! broker only once it has been handed on (to the engine's channel or a
+//! camera's slot) or rejected, so a daemon killed in between gets it again
+//! from the broker.
 //!
 //! With recording on, each message is recorded whole before it is handled
 //! (sentences of a well-formed sensor topic, every frame, every
@@ -34,6 +41,7 @@ pub struct MqttSource {
     eventloop: EventLoop,
     topics: Topics,
     handler: LineHandler,
+    frame_qos: QoS,
     cameras: HashMap<String, Arc<CameraSlot>>,
     shared: Arc<Shared>,
     backoff: Backoff,
@@ -50,12 +58,16 @@ impl MqttSource {
         shared: Arc<Shared>,
         tap: Tap,
     ) -> Self {
-        let (client, eventloop) = AsyncClient::new(link.options("in"), 64);
+        let mut options = link.options("in");
+        options.set_manual_acks(true);
+        // One acknowledgement per message goes through this queue.
+        let (client, eventloop) = AsyncClient::new(options, 4096);
         Self {
             client,
             eventloop,
             topics: link.topics.clone(),
             handler: LineHandler::new("mqtt", tx, shared.clone()),
+            frame_qos: link.frame_qos,
             cameras,
             shared,
             backoff: link.backoff(),
@@ -74,9 +86,10 @@ impl MqttSource {
                 _ = shutdown.changed() => break,
             };
             match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     self.backoff.reset();
-                    info!(filter = %filter, "mqtt source connected; subscribing");
+                    self.shared.counters.incr("mqtt.in.connects");
+                    info!(filter = %filter, session_present = ack.session_present, "mqtt source connected; subscribing");
                     if let Err(e) = self.client.try_subscribe(&filter, QoS::AtLeastOnce) {
                         warn!(error = %e, "mqtt subscribe request failed");
                     }
@@ -84,7 +97,7 @@ impl MqttSource {
                         warn!(error = %e, "mqtt subscribe request failed");
                     }
                     if !self.cameras.is_empty() {
-                        if let Err(e) = self.client.try_subscribe(&frames, QoS::AtLeastOnce) {
+                        if let Err(e) = self.client.try_subscribe(&frames, self.frame_qos) {
                             warn!(error = %e, "mqtt subscribe request failed");
                         }
                     }
@@ -102,7 +115,12 @@ impl MqttSource {
                         self.on_publish(&p.topic, &p.payload).await
                     };
                     if !go_on {
+                        // The engine is gone: not acknowledged, so the
+                        // broker sends it again to the next run.
                         break;
+                    }
+                    if p.qos != QoS::AtMostOnce && self.client.try_ack(&p).is_err() {
+                        self.shared.counters.incr("mqtt.in.ack_failed");
                     }
                 }
                 Ok(_) => {}

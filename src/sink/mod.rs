@@ -1,97 +1,256 @@
-//! Sinks: where the engine's output goes. Every alert message is written to
-//! the journal, summarised in one log line, and published over MQTT (QoS 1);
-//! segment states are published retained. The sink takes one message at a
-//! time from a bounded channel; when it is slow the engine waits, so nothing
-//! is dropped.
+//! Sinks: where the engine's output goes. Every alert message is committed
+//! to the alert store (its outbox and history), summarised in one log line
+//! and handed to the [`publisher`], which publishes it at QoS 1 and marks
+//! it delivered once the broker acknowledged it; segment states are
+//! published retained.
+//!
+//! The sink takes the engine's outputs from a bounded channel, committing
+//! what has queued up in one transaction. If the store cannot commit (disk
+//! full, read-only, I/O error) the messages still go out over MQTT, held in
+//! memory only; that is logged at ERROR, counted (`store.write_errors`),
+//! shown in the daemon's health, and the store is probed every
+//! [`PROBE_INTERVAL`] until it works again. The sink never drops a message:
+//! when the publisher can take no more, the sink — and so the engine —
+//! waits.
 
-pub mod journal;
+pub mod delivery;
 pub mod publisher;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::alert::{AlertKind, AlertState};
+use crate::alert::{AlertKind, AlertMessage, AlertState};
 use crate::incident::Output;
 use crate::runtime::Shared;
+use crate::store::{NewAlert, StoreHandle};
 use crate::topics::Topics;
-use journal::Journal;
-use publisher::Publisher;
+use delivery::Outgoing;
+use publisher::{Publisher, ToPublish};
 
-/// `AlertSink`: journal, log line, MQTT.
+/// How many queued outputs are committed together at most.
+pub const BATCH: usize = 64;
+/// How often a failing store is tried again without waiting for an alert.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// How often retention runs.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// How long alert history is kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub max_age: Duration,
+    pub max_messages: u64,
+}
+
+/// `AlertSink`: store, log line, MQTT.
 pub struct AlertSink {
-    journal: Journal,
+    store: Option<StoreHandle>,
+    retention: Retention,
     publisher: Publisher,
+    to_publish: mpsc::Sender<ToPublish>,
     topics: Topics,
     shared: Arc<Shared>,
 }
 
 impl AlertSink {
+    /// A sink committing to `store` (none: MQTT only, as in replay-free
+    /// tests) and publishing through `publisher`.
     pub fn new(
-        journal: Journal,
+        store: Option<StoreHandle>,
+        retention: Retention,
         publisher: Publisher,
         topics: Topics,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
-            journal,
+            store,
+            retention,
+            to_publish: publisher.input(),
             publisher,
             topics,
             shared,
         }
     }
 
-    /// Handles outputs until the channel closes, then says goodbye on MQTT.
+    /// Handles outputs until the channel closes, then lets the publisher
+    /// finish (flush within its deadline, say `offline`).
     pub async fn run(mut self, mut rx: mpsc::Receiver<Output>) {
-        while let Some(out) = rx.recv().await {
-            self.handle(out).await;
+        let mut probe = tokio::time::interval(PROBE_INTERVAL);
+        let mut prune = tokio::time::interval_at(
+            tokio::time::Instant::now() + Duration::from_secs(60),
+            PRUNE_INTERVAL,
+        );
+        loop {
+            let failing = !self.shared.health.store_ok();
+            tokio::select! {
+                first = rx.recv() => {
+                    let Some(first) = first else { break };
+                    let mut batch = vec![first];
+                    while batch.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(o) => batch.push(o),
+                            Err(_) => break,
+                        }
+                    }
+                    if !self.handle(batch).await {
+                        break;
+                    }
+                }
+                _ = probe.tick(), if failing => self.probe().await,
+                _ = prune.tick() => self.prune().await,
+            }
         }
+        drop(self.to_publish);
         self.publisher.close().await;
     }
 
-    async fn handle(&mut self, out: Output) {
-        match out {
-            Output::Alert(mut msg) => {
-                // The time it is handed to the journal and the broker.
-                msg.published_at = self.shared.clock.now();
-                let json = match serde_json::to_string(&msg) {
-                    Ok(j) => j,
-                    Err(e) => {
+    /// Commits the batch's alerts, then hands everything to the publisher
+    /// in order. False if the publisher is gone.
+    async fn handle(&mut self, batch: Vec<Output>) -> bool {
+        let now = self.shared.clock.now();
+        let mut alerts: Vec<(AlertMessage, String, String)> = Vec::new();
+        let mut order: Vec<Result<usize, (String, Vec<u8>)>> = Vec::new();
+        for out in batch {
+            match out {
+                Output::Alert(mut msg) => {
+                    // The time it is handed to the store and the broker.
+                    msg.published_at = now;
+                    match serde_json::to_string(&msg) {
+                        Ok(json) => {
+                            let topic = self.topics.alert(&msg.segment_id);
+                            order.push(Ok(alerts.len()));
+                            alerts.push((msg, topic, json));
+                        }
                         // Cannot happen with these types; say so loudly if it does.
-                        error!(id = %msg.id, error = %e, "alert could not be serialised");
-                        return;
+                        Err(e) => error!(id = %msg.id, error = %e, "alert could not be serialised"),
                     }
-                };
+                }
+                Output::Segment(seg, state) => {
+                    let topic = self.topics.segment_state(&seg.to_string());
+                    match serde_json::to_vec(&state) {
+                        Ok(body) => order.push(Err((topic, body))),
+                        Err(e) => {
+                            error!(segment = %seg, error = %e, "segment state could not be serialised")
+                        }
+                    }
+                }
+            }
+        }
+        let seqs = self.commit(&alerts).await;
+        let mut alerts = alerts.into_iter().map(Some).collect::<Vec<_>>();
+        for item in order {
+            let msg = match item {
+                Ok(i) => {
+                    let Some((msg, topic, json)) = alerts[i].take() else {
+                        continue;
+                    };
+                    self.shared
+                        .counters
+                        .incr(&format!("alerts.{}", msg.kind.as_str()));
+                    log_alert(&msg);
+                    ToPublish::Alert(Outgoing {
+                        seq: seqs.as_ref().map(|s| s[i]),
+                        topic,
+                        payload: Bytes::from(json.into_bytes()),
+                    })
+                }
+                Err((topic, body)) => ToPublish::State {
+                    topic,
+                    payload: Bytes::from(body),
+                },
+            };
+            if self.to_publish.send(msg).await.is_err() {
+                error!("the mqtt publisher has stopped; alert messages can no longer be published");
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Commits alerts to the store; their sequence numbers, or `None` if
+    /// there is no store or it failed.
+    async fn commit(&mut self, alerts: &[(AlertMessage, String, String)]) -> Option<Vec<i64>> {
+        let store = self.store.as_ref()?;
+        if alerts.is_empty() {
+            return Some(Vec::new());
+        }
+        let owned: Vec<(AlertMessage, String, String)> = alerts.to_vec();
+        let result = store
+            .call(move |s| {
+                let new: Vec<NewAlert<'_>> = owned
+                    .iter()
+                    .map(|(message, topic, payload)| NewAlert {
+                        message,
+                        topic,
+                        payload,
+                    })
+                    .collect();
+                s.append(&new)
+            })
+            .await;
+        let now = self.shared.clock.now();
+        match result {
+            Ok(seqs) => {
+                if self.shared.health.store(None, now) {
+                    info!("alert store: committing again");
+                }
+                Some(seqs)
+            }
+            Err(e) => {
                 self.shared
                     .counters
-                    .incr(&format!("alerts.{}", msg.kind.as_str()));
-                if let Err(e) = self.journal.append(&json).await {
-                    self.shared.counters.incr("journal.write_errors");
-                    error!(path = %self.journal.path().display(), error = %e, "alert journal write failed");
+                    .add("store.write_errors", alerts.len() as u64);
+                self.shared
+                    .counters
+                    .add("alerts.memory_only", alerts.len() as u64);
+                let full = e.is_disk_full();
+                if self.shared.health.store(Some(e.to_string()), now) {
+                    error!(error = %e, disk_full = full, "alert store cannot commit: alerts are published over MQTT but not kept on disk until it recovers");
+                } else {
+                    self.shared.reject(
+                        "store",
+                        "store_write_failed",
+                        &format!("alert store still failing: {e}"),
+                        b"",
+                    );
                 }
-                log_alert(&msg);
-                let topic = self.topics.alert(&msg.segment_id);
-                self.publisher
-                    .publish(topic, json.into_bytes(), false)
-                    .await;
+                None
             }
-            Output::Segment(seg, state) => {
-                let topic = self.topics.segment_state(&seg.to_string());
-                match serde_json::to_vec(&state) {
-                    Ok(body) => self.publisher.publish(topic, body, true).await,
-                    Err(e) => {
-                        error!(segment = %seg, error = %e, "segment state could not be serialised")
-                    }
-                }
-            }
+        }
+    }
+
+    /// Tries the failing store again.
+    async fn probe(&mut self) {
+        let Some(store) = &self.store else { return };
+        let result = store
+            .call(|s| s.probe().or_else(|_| s.reopen().and_then(|()| s.probe())))
+            .await;
+        if result.is_ok() && self.shared.health.store(None, self.shared.clock.now()) {
+            info!("alert store: committing again");
+        }
+    }
+
+    /// Deletes old delivered history.
+    async fn prune(&mut self) {
+        let Some(store) = &self.store else { return };
+        let (now, r) = (self.shared.clock.now(), self.retention);
+        match store
+            .call(move |s| s.prune(now, r.max_age, r.max_messages))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => info!(deleted = n, "alert store: old history deleted"),
+            Err(e) => warn!(error = %e, "alert store: retention failed; trying again later"),
         }
     }
 }
 
 /// One line per alert message: fields first, then the headline. A newly
 /// raised intrusion or tamper is a WARN (someone must look); the rest INFO.
-fn log_alert(msg: &crate::alert::AlertMessage) {
+fn log_alert(msg: &AlertMessage) {
     let (segment, kind, rev, chainage_m) = (
         msg.segment_id.as_str(),
         msg.kind.as_str(),

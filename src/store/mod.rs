@@ -73,7 +73,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("alert store {path} has schema version {found}, newer than this rampart's {SCHEMA_VERSION}")]
+    #[error(
+        "alert store {path} has schema version {found}, newer than this rampart's {SCHEMA_VERSION}"
+    )]
     Version { path: String, found: i64 },
     #[error("alert store {path} does not exist")]
     Missing { path: String },

@@ -80,9 +80,8 @@ impl Store {
         }
         match q.state {
             Some(StateFilter::Message(s)) => add("state = ?", Value::Text(s.to_owned())),
-            Some(StateFilter::Open) => clauses.push(
-                "seq IN (SELECT MAX(seq) FROM alerts GROUP BY id) AND state != 'cleared'",
-            ),
+            Some(StateFilter::Open) => clauses
+                .push("seq IN (SELECT MAX(seq) FROM alerts GROUP BY id) AND state != 'cleared'"),
             Some(StateFilter::Unsent) => clauses.push("delivered_ms IS NULL"),
             None => {}
         }

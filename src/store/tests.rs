@@ -199,7 +199,9 @@ fn retention_never_deletes_an_undelivered_message() {
         .unwrap();
     assert_eq!(gone, 4);
     // By count: keep 3 → the oldest delivered go, undelivered 0 and 6 stay.
-    let gone = store.prune(now, Duration::from_secs(1000 * 86_400), 3).unwrap();
+    let gone = store
+        .prune(now, Duration::from_secs(1000 * 86_400), 3)
+        .unwrap();
     assert_eq!(gone, 3);
     let left: Vec<String> = store
         .query(&Query::default())

@@ -106,6 +106,27 @@ impl Drop for Mosquitto {
     }
 }
 
+/// Every message in the alert store under `data_dir`, oldest first, as
+/// `rampart alerts --json` prints them (`seq`, `topic`, `delivered_at`,
+/// `message`).
+pub fn stored_alerts(data_dir: &Path, extra: &[&str]) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .args(["alerts", "--json", "--limit", "0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .output()
+        .expect("run rampart alerts");
+    assert!(
+        out.status.success(),
+        "rampart alerts failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
 /// The real `rampart` binary running a config file; killed on drop.
 pub struct Daemon {
     child: Option<Child>,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rampart::sim::pty::Pty;
 use serde_json::Value;
 
-use crate::harness::{free_port, sentence, Watcher};
+use crate::harness::{free_port, sentence, stored_alerts, Watcher};
 use crate::test_config;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -210,16 +210,15 @@ async fn a_recording_replays_the_live_alerts_and_tells_two_thresholds_apart() {
 
     // Plain replay with OLD reproduces every incident the daemon raised:
     // same ids (the recording keeps the id prefix), kinds and segments.
-    let journal = std::fs::read_to_string(d.join("data/alerts.jsonl")).unwrap();
-    let mut live: Vec<(String, String, String)> = journal
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["state"] == "raised")
-        .map(|v| {
-            let s = |k: &str| v[k].as_str().unwrap().to_owned();
-            (s("id"), s("kind"), s("segment_id"))
-        })
-        .collect();
+    let mut live: Vec<(String, String, String)> =
+        stored_alerts(&d.join("data"), &["--state", "raised"])
+            .iter()
+            .map(|r| &r["message"])
+            .map(|v| {
+                let s = |k: &str| v[k].as_str().unwrap().to_owned();
+                (s("id"), s("kind"), s("segment_id"))
+            })
+            .collect();
     let doc = replay_json(&[Path::new("--config"), &old, &recording]);
     let mut replayed: Vec<(String, String, String)> = doc["incidents"]
         .as_array()
