@@ -171,7 +171,7 @@ fn beyond_its_memory_the_book_leaves_messages_in_the_store_and_reads_them_back()
     assert_eq!(d.reload_from(), Some(4));
     // The store answers with a full batch (2): there may be more.
     d.reloaded(vec![msg(5), msg(6)]);
-    assert_eq!(d.backlog().1, true);
+    assert!(d.backlog().1);
     d.reloaded(vec![msg(7)]);
     assert!(!d.backlog().1, "a short batch: caught up");
     let mut delivered = seqs(&d.take_delivered());
