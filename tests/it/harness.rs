@@ -63,46 +63,98 @@ pub fn require_tool(name: &str, test: &str) -> Option<PathBuf> {
 /// A Mosquitto broker on a free loopback port, killed on drop.
 pub struct Mosquitto {
     pub port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
+    child: Option<Child>,
+    bin: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl Mosquitto {
     /// Starts Mosquitto, or returns None (with a visible skip) if absent.
     pub fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, false)
+    }
+
+    /// Starts Mosquitto with its persistence on (saved after every change),
+    /// so sessions and queued messages survive [`Self::stop`] and
+    /// [`Self::start_again`] — even a SIGKILL, up to the last save.
+    pub fn start_persistent(test: &str) -> Option<Self> {
+        Self::start_with(test, true)
+    }
+
+    fn start_with(test: &str, persistence: bool) -> Option<Self> {
         let bin = require_tool("mosquitto", test)?;
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
-        let conf = dir.path().join("mosquitto.conf");
+        let persist = if persistence {
+            format!(
+                "persistence true\npersistence_location {}/\nautosave_on_changes true\nautosave_interval 1\n",
+                dir.path().display()
+            )
+        } else {
+            "persistence false\n".to_owned()
+        };
         std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\npersistence false\n"),
+            dir.path().join("mosquitto.conf"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n{persist}"),
         )
         .expect("write mosquitto.conf");
-        let log = std::fs::File::create(dir.path().join("mosquitto.log")).expect("log file");
-        let child = Command::new(bin)
+        let mut broker = Self {
+            port,
+            child: None,
+            bin,
+            dir,
+        };
+        broker.start_again();
+        Some(broker)
+    }
+
+    /// Starts the broker again on the same port and config.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "mosquitto is running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("mosquitto.log"))
+            .expect("log file");
+        let child = Command::new(&self.bin)
             .arg("-c")
-            .arg(&conf)
+            .arg(self.dir.path().join("mosquitto.conf"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("start mosquitto");
+        self.child = Some(child);
         assert!(
-            wait_for_port(port, Duration::from_secs(10)),
-            "mosquitto did not start on port {port}"
+            wait_for_port(self.port, Duration::from_secs(10)),
+            "mosquitto did not start on port {}",
+            self.port
         );
-        Some(Self {
-            port,
-            child,
-            _dir: dir,
-        })
+    }
+
+    /// Stops the broker with `signal` (SIGTERM: it saves and exits; SIGKILL:
+    /// it dies on the spot) and waits for it.
+    pub fn stop(&mut self, signal: i32) {
+        let mut child = self.child.take().expect("mosquitto is not running");
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
 impl Drop for Mosquitto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -161,6 +213,13 @@ impl Daemon {
         let child = self.child.as_ref().expect("running");
         // SAFETY: sending a signal to our own child process.
         unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+    }
+
+    /// Kills the daemon with SIGKILL, as a power cut would, and waits.
+    pub fn kill(mut self) {
+        let mut child = self.child.take().expect("running");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
@@ -245,7 +304,20 @@ pub struct Watcher {
 impl Watcher {
     /// Connects to 127.0.0.1:`port` and subscribes (retrying until the broker is up).
     pub async fn start(port: u16, filters: &[&str]) -> Self {
-        let mut options = MqttOptions::new(format!("watcher-{}", free_port()), "127.0.0.1", port);
+        Self::connect(port, filters, None).await
+    }
+
+    /// The same on a persistent session under a fixed client id: the broker
+    /// keeps the subscription and queues messages while the watcher is
+    /// disconnected (say, while the broker restarts).
+    pub async fn start_persistent(port: u16, filters: &[&str], id: &str) -> Self {
+        Self::connect(port, filters, Some(id)).await
+    }
+
+    async fn connect(port: u16, filters: &[&str], persistent_id: Option<&str>) -> Self {
+        let id = persistent_id.map_or_else(|| format!("watcher-{}", free_port()), str::to_owned);
+        let mut options = MqttOptions::new(id, "127.0.0.1", port);
+        options.set_clean_session(persistent_id.is_none());
         options.set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut eventloop) = AsyncClient::new(options, 64);
         let (tx, rx) = mpsc::unbounded_channel();
