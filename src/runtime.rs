@@ -73,6 +73,19 @@ impl Shared {
         }
     }
 
+    /// Counts a wait on a full queue under `backpressure.<queue>` and logs
+    /// it, at most once per source and queue every [`REJECT_LOG_INTERVAL`].
+    /// Nothing is dropped: the source waits.
+    pub fn backpressure(&self, source: &str, queue: &str) {
+        self.counters.incr(&format!("backpressure.{queue}"));
+        if let Some(suppressed) = self
+            .limiter
+            .allow(&format!("{source}/wait/{queue}"), std::time::Instant::now())
+        {
+            warn!(source, queue, suppressed, "queue full: this source waits (nothing is dropped)");
+        }
+    }
+
     /// Counts a rejected line under `rejected.<reason>` and logs it, at most
     /// once per source and reason every [`REJECT_LOG_INTERVAL`].
     pub fn reject(&self, source: &str, reason: &str, message: &str, line: &[u8]) {

@@ -255,7 +255,7 @@ impl LineHandler {
                 received,
                 source,
             };
-            if self.tx.send(inbound).await.is_err() {
+            if !self.send(inbound).await {
                 return false;
             }
         }
@@ -263,9 +263,18 @@ impl LineHandler {
     }
 
     /// Sends something else to the engine on this source's channel;
-    /// false when the engine is gone.
+    /// false when the engine is gone. A full channel makes the source wait
+    /// (nothing is dropped); each wait is counted (`backpressure.inbound`)
+    /// and logged, rate-limited.
     pub async fn send(&self, inbound: Inbound) -> bool {
-        self.tx.send(inbound).await.is_ok()
+        match self.tx.try_send(inbound) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(mpsc::error::TrySendError::Full(inbound)) => {
+                self.shared.backpressure(&self.label, "inbound");
+                self.tx.send(inbound).await.is_ok()
+            }
+        }
     }
 
     /// Drops a partial line (after a read error).

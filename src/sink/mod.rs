@@ -162,7 +162,15 @@ impl AlertSink {
                     payload: Bytes::from(body),
                 },
             };
-            if self.to_publish.send(msg).await.is_err() {
+            let sent = match self.to_publish.try_send(msg) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(msg)) => {
+                    self.shared.backpressure("sink", "publisher");
+                    self.to_publish.send(msg).await.is_ok()
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            };
+            if !sent {
                 error!("the mqtt publisher has stopped; alert messages can no longer be published");
                 return false;
             }
