@@ -32,6 +32,7 @@ pub mod replay;
 pub mod rules;
 pub mod runtime;
 pub mod score;
+pub mod sdnotify;
 pub mod sentence;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -177,9 +177,17 @@ pub async fn run_with(
     let mqtt = MqttSource::new(link.clone(), in_tx, slots.clone(), shared.clone(), tap);
     sources.spawn(mqtt.run(stop_rx.clone()));
     let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
+    let ready = format!(
+        "running: {} serial ports, {} cameras, broker {}",
+        config.serial.len(),
+        config.camera.len(),
+        link.addr
+    );
+    let systemd = crate::sdnotify::Supervisor::start(&ready, shared.clone(), stop_rx.clone());
 
     shutdown.await;
     info!("shutting down: stopping sources");
+    systemd.stopping();
     let _ = stop_tx.send(true);
     while sources.join_next().await.is_some() {}
     let _ = watcher.await;
