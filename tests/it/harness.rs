@@ -70,13 +70,18 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Starts Mosquitto, or returns None (with a visible skip) if absent.
     pub fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, "")
+    }
+
+    /// [`Mosquitto::start`] with `extra` lines appended to its config.
+    pub fn start_with(test: &str, extra: &str) -> Option<Self> {
         let bin = require_tool("mosquitto", test)?;
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
             &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\npersistence false\n"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\npersistence false\n{extra}\n"),
         )
         .expect("write mosquitto.conf");
         let log = std::fs::File::create(dir.path().join("mosquitto.log")).expect("log file");
@@ -115,6 +120,11 @@ pub struct Daemon {
 impl Daemon {
     /// Writes `config` to `dir/rampart.toml` and runs `rampart run` on it.
     pub fn start(dir: &Path, config: &str) -> Self {
+        Self::start_with_env(dir, config, &[])
+    }
+
+    /// [`Daemon::start`] with these environment variables added.
+    pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
         let path = dir.join("rampart.toml");
         std::fs::write(&path, config).expect("write config");
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -124,6 +134,11 @@ impl Daemon {
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
+            // Not systemd's child here, whatever runs the tests.
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -133,6 +148,11 @@ impl Daemon {
             child: Some(child),
             log,
         }
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// Sends SIGHUP: the daemon reloads its config file.

@@ -14,6 +14,7 @@ mod replay;
 mod scoring;
 mod serial;
 mod simulator;
+mod systemd;
 
 use std::path::{Path, PathBuf};
 
