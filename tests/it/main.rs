@@ -7,6 +7,7 @@
 mod camera;
 mod cli;
 mod end_to_end;
+mod flood;
 mod harness;
 mod interop;
 mod reload;
