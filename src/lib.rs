@@ -33,6 +33,7 @@ pub mod replay;
 pub mod rules;
 pub mod runtime;
 pub mod score;
+pub mod sdnotify;
 pub mod sentence;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -1,6 +1,7 @@
 //! What every task of the running daemon shares: the clock, the counters,
 //! and the rate-limited log for rejected input.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tracing::warn;
@@ -49,6 +50,9 @@ pub struct Shared {
     /// Store, broker link and clock, as published on the health topic.
     pub health: Health,
     limiter: LogLimiter,
+    /// When the engine task last ticked, ms after start-up: its pulse, which
+    /// the watchdog ([`crate::sdnotify`]) checks.
+    engine_pulse_ms: AtomicU64,
 }
 
 impl Shared {
@@ -58,7 +62,21 @@ impl Shared {
             counters: Counters::default(),
             health: Health::new(clock.now()),
             limiter: LogLimiter::new(REJECT_LOG_INTERVAL),
+            engine_pulse_ms: AtomicU64::new(0),
         }
+    }
+
+    /// The engine task calls this on every tick: it is alive.
+    pub fn engine_ticked(&self) {
+        let ms = u64::try_from(self.clock.boot.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.engine_pulse_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long ago the engine task last ticked (since start-up before its
+    /// first tick).
+    pub fn since_engine_tick(&self) -> Duration {
+        let pulse = Duration::from_millis(self.engine_pulse_ms.load(Ordering::Relaxed));
+        self.clock.boot.elapsed().saturating_sub(pulse)
     }
 
     /// Counts something deliberately shed under `shed.<what>` and logs it,
@@ -82,7 +100,10 @@ impl Shared {
             .limiter
             .allow(&format!("{source}/wait/{queue}"), std::time::Instant::now())
         {
-            warn!(source, queue, suppressed, "queue full: this source waits (nothing is dropped)");
+            warn!(
+                source,
+                queue, suppressed, "queue full: this source waits (nothing is dropped)"
+            );
         }
     }
 

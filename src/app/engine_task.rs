@@ -1,7 +1,8 @@
 //! The engine task: the one task that owns the detection engine. Sentences,
 //! camera evidence, acknowledgements and reloaded configs come in; alert
 //! messages and segment states go out; a tick every [`TICK`] runs deadlines,
-//! due updates, clears and the profile schedule. A new config or profile is
+//! due updates, clears and the profile schedule, and records the engine's
+//! pulse for the systemd watchdog. A new config or profile is
 //! swapped in between two inputs, so nothing in flight is lost, and the
 //! cameras get their new settings before their next frame.
 
@@ -115,6 +116,7 @@ pub async fn run_engine(
                 }
             },
             _ = tick.tick() => {
+                shared.engine_ticked();
                 let (mut lost, mut out_of_order) = (0, 0);
                 for (device, seq) in engine.seq_stats() {
                     shared.counters.set(&format!("seq.lost.{device}"), seq.lost);

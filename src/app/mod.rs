@@ -192,9 +192,17 @@ pub async fn run_with(
     sources.spawn(mqtt.run(stop_rx.clone()));
     let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
     let clock_watch = tokio::spawn(watch_clock(shared.clone(), stop_rx.clone()));
+    let ready = format!(
+        "running: {} serial ports, {} cameras, broker {}",
+        config.serial.len(),
+        config.camera.len(),
+        link.addr
+    );
+    let systemd = crate::sdnotify::Supervisor::start(&ready, shared.clone(), stop_rx.clone());
 
     shutdown.await;
     info!("shutting down: stopping sources");
+    systemd.stopping();
     let _ = stop_tx.send(true);
     while sources.join_next().await.is_some() {}
     let _ = watcher.await;

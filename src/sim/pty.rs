@@ -1,12 +1,15 @@
 //! Pseudo-terminal pairs standing in for serial cables: the simulator writes
 //! to the master side, the daemon opens the slave side through a symlink
-//! with a stable name.
+//! with a stable name. Dropping a [`Pty`] unplugs the cable (the daemon's
+//! reads fail and the link disappears); opening another at the same link
+//! plugs it back in.
 
 use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// One pseudo-terminal whose slave is linked at `link`.
 pub struct Pty {
@@ -19,8 +22,11 @@ pub struct Pty {
 impl Pty {
     /// Opens a pair in raw mode and points `link` at its slave device.
     pub fn open(link: &Path) -> io::Result<Self> {
+        // Close-on-exec: a child process (a daemon under test) that
+        // inherited the master would keep the line up after an unplug.
+        let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC;
         // SAFETY: plain libc calls on a descriptor we own; every result is checked.
-        let fd = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_NONBLOCK) };
+        let fd = unsafe { libc::posix_openpt(flags) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -65,6 +71,40 @@ impl Pty {
             Ok(n) => self.dropped += (bytes.len() - n) as u64,
             Err(_) => self.dropped += bytes.len() as u64,
         }
+    }
+
+    /// Writes all of `bytes`, waiting while the line is full as a UART
+    /// with flow control would, for at most `within` in all (then
+    /// `TimedOut`, with what did not fit counted as dropped).
+    pub fn send_all(&mut self, mut bytes: &[u8], within: Duration) -> io::Result<()> {
+        let deadline = Instant::now() + within;
+        while !bytes.is_empty() {
+            match self.master.write(bytes) {
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        self.dropped += bytes.len() as u64;
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                    let mut ready = libc::pollfd {
+                        fd: self.master.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    let ms =
+                        libc::c_int::try_from(left.as_millis().max(1)).unwrap_or(libc::c_int::MAX);
+                    // SAFETY: one valid pollfd for a descriptor we own.
+                    unsafe { libc::poll(&mut ready, 1, ms) };
+                }
+                Err(e) => {
+                    self.dropped += bytes.len() as u64;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 }
 

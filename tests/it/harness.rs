@@ -71,17 +71,22 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Starts Mosquitto, or returns None (with a visible skip) if absent.
     pub fn start(test: &str) -> Option<Self> {
-        Self::start_with(test, false)
+        Self::start_with(test, "")
     }
 
     /// Starts Mosquitto with its persistence on (saved after every change),
     /// so sessions and queued messages survive [`Self::stop`] and
     /// [`Self::start_again`] — even a SIGKILL, up to the last save.
     pub fn start_persistent(test: &str) -> Option<Self> {
-        Self::start_with(test, true)
+        Self::configured(test, true, "")
     }
 
-    fn start_with(test: &str, persistence: bool) -> Option<Self> {
+    /// [`Mosquitto::start`] with `extra` lines appended to its config.
+    pub fn start_with(test: &str, extra: &str) -> Option<Self> {
+        Self::configured(test, false, extra)
+    }
+
+    fn configured(test: &str, persistence: bool, extra: &str) -> Option<Self> {
         let bin = require_tool("mosquitto", test)?;
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
@@ -95,7 +100,7 @@ impl Mosquitto {
         };
         std::fs::write(
             dir.path().join("mosquitto.conf"),
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n{persist}"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n{persist}{extra}\n"),
         )
         .expect("write mosquitto.conf");
         let mut broker = Self {
@@ -188,6 +193,11 @@ pub struct Daemon {
 impl Daemon {
     /// Writes `config` to `dir/rampart.toml` and runs `rampart run` on it.
     pub fn start(dir: &Path, config: &str) -> Self {
+        Self::start_with_env(dir, config, &[])
+    }
+
+    /// [`Daemon::start`] with these environment variables added.
+    pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
         let path = dir.join("rampart.toml");
         std::fs::write(&path, config).expect("write config");
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -197,6 +207,11 @@ impl Daemon {
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info")
+            // Not systemd's child here, whatever runs the tests.
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
@@ -206,6 +221,11 @@ impl Daemon {
             child: Some(child),
             log,
         }
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// Sends SIGHUP: the daemon reloads its config file.

@@ -8,6 +8,7 @@ mod camera;
 mod cli;
 mod end_to_end;
 mod faults;
+mod flood;
 mod harness;
 mod interop;
 mod reload;
@@ -15,6 +16,7 @@ mod replay;
 mod scoring;
 mod serial;
 mod simulator;
+mod systemd;
 
 use std::path::{Path, PathBuf};
 
