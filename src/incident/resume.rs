@@ -138,24 +138,10 @@ impl IncidentBook {
     /// for one device, the one published last.
     pub fn resume(&mut self, open: Vec<AlertMessage>, now: Timestamp) -> ResumeReport {
         let mut report = ResumeReport::default();
-        let mut latest: BTreeMap<String, AlertMessage> = BTreeMap::new();
-        for msg in open {
-            match latest.get(&msg.id) {
-                Some(kept) if (kept.rev, kept.published_at) >= (msg.rev, msg.published_at) => {
-                    let rev = kept.rev;
-                    report.skip(&msg, SkipReason::Superseded(rev));
-                }
-                _ => {
-                    let rev = msg.rev;
-                    if let Some(old) = latest.insert(msg.id.clone(), msg) {
-                        report.skip(&old, SkipReason::Superseded(rev));
-                    }
-                }
-            }
-        }
+        let latest = latest_of_each(open, &mut report);
         let mut intrusions: Vec<Adopted> = Vec::new();
         let mut per_device: BTreeMap<Key, Adopted> = BTreeMap::new();
-        for msg in latest.into_values() {
+        for msg in latest {
             let adopted = match self.adopt(&msg, now) {
                 Ok(a) => a,
                 Err(reason) => {
@@ -163,36 +149,34 @@ impl IncidentBook {
                     continue;
                 }
             };
-            let Some(device) = adopted.device.clone() else {
-                intrusions.push(adopted);
-                continue;
-            };
-            let key = match msg.kind {
-                AlertKind::Tamper => Key::Tamper(device),
-                AlertKind::SensorOffline => Key::Offline(device),
-                _ => Key::Fault(device),
+            let key = match (msg.kind, adopted.device.clone()) {
+                (AlertKind::Tamper, Some(device)) => Key::Tamper(device),
+                (AlertKind::SensorOffline, Some(device)) => Key::Offline(device),
+                (AlertKind::SensorFault, Some(device)) => Key::Fault(device),
+                _ => {
+                    intrusions.push(adopted);
+                    continue;
+                }
             };
             if let Some(other) = self.open.get(&key) {
                 report.skip(&msg, SkipReason::SameDevice(other.id.clone()));
                 continue;
             }
-            match per_device.remove(&key) {
-                Some(other) if other.published_at >= adopted.published_at => {
-                    report.skip(&msg, SkipReason::SameDevice(other.incident.id.clone()));
-                    per_device.insert(key, other);
-                }
-                other => {
-                    if let Some(other) = other {
-                        let reason = SkipReason::SameDevice(adopted.incident.id.clone());
-                        report.skipped.push(Skipped {
-                            id: other.incident.id,
-                            rev: other.incident.rev,
-                            reason,
-                        });
-                    }
+            // Of two for one device, the one published last.
+            let (kept, dropped) = match per_device.remove(&key) {
+                Some(other) if other.published_at >= adopted.published_at => (other, adopted),
+                Some(other) => (adopted, other),
+                None => {
                     per_device.insert(key, adopted);
+                    continue;
                 }
-            }
+            };
+            report.skipped.push(Skipped {
+                id: dropped.incident.id,
+                rev: dropped.incident.rev,
+                reason: SkipReason::SameDevice(kept.incident.id.clone()),
+            });
+            per_device.insert(key, kept);
         }
         intrusions.sort_by(|a, b| {
             (a.incident.first_seen, &a.incident.id).cmp(&(b.incident.first_seen, &b.incident.id))
@@ -208,18 +192,13 @@ impl IncidentBook {
             .collect();
         for (key, adopted) in keyed {
             let inc = adopted.incident;
-            match inc.kind {
-                AlertKind::SensorOffline | AlertKind::SensorFault => {
-                    let reason = if inc.kind == AlertKind::SensorOffline {
-                        "offline"
-                    } else {
-                        "fault"
-                    };
-                    if let Some(device) = &adopted.device {
-                        self.set_device_degraded(device, reason, true);
-                    }
-                }
-                AlertKind::Intrusion | AlertKind::Tamper => {}
+            let degraded = match inc.kind {
+                AlertKind::SensorOffline => Some("offline"),
+                AlertKind::SensorFault => Some("fault"),
+                AlertKind::Intrusion | AlertKind::Tamper => None,
+            };
+            if let (Some(reason), Some(device)) = (degraded, &adopted.device) {
+                self.set_device_degraded(device, reason, true);
             }
             self.board.open_incident(inc.segment, &inc.id, inc.kind);
             report.resumed.push(Resumed {
@@ -341,6 +320,27 @@ impl IncidentBook {
             _ => 0.0,
         }
     }
+}
+
+/// The message of the highest rev (then the latest) of each id, by id; the
+/// others are reported as superseded.
+fn latest_of_each(open: Vec<AlertMessage>, report: &mut ResumeReport) -> Vec<AlertMessage> {
+    let mut latest: BTreeMap<String, AlertMessage> = BTreeMap::new();
+    for msg in open {
+        match latest.get(&msg.id) {
+            Some(kept) if (kept.rev, kept.published_at) >= (msg.rev, msg.published_at) => {
+                let rev = kept.rev;
+                report.skip(&msg, SkipReason::Superseded(rev));
+            }
+            _ => {
+                let rev = msg.rev;
+                if let Some(old) = latest.insert(msg.id.clone(), msg) {
+                    report.skip(&old, SkipReason::Superseded(rev));
+                }
+            }
+        }
+    }
+    latest.into_values().collect()
 }
 
 /// The kind of evidence a sensor of an incident of `kind` gives, from its
