@@ -1,13 +1,19 @@
 //! The messages the daemon publishes, exactly as the wire spec lays them out
 //! (§3), plus a few documented additive fields.
+//!
+//! Alert messages also parse back (the alert store keeps them as JSON and
+//! hands the open ones to the engine after a restart): what was serialised
+//! parses into the same message. Unknown fields are ignored, so messages
+//! written by an older or newer version still read; the extension fields
+//! may be missing.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::evidence::Evidence;
 use crate::time::Timestamp;
 
 /// `state` of an alert message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     Raised,
@@ -15,8 +21,19 @@ pub enum AlertState {
     Cleared,
 }
 
+impl AlertState {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertState::Raised => "raised",
+            AlertState::Updated => "updated",
+            AlertState::Cleared => "cleared",
+        }
+    }
+}
+
 /// `kind` of an incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertKind {
     Intrusion,
@@ -38,7 +55,7 @@ impl AlertKind {
 }
 
 /// `priority` of an incident, lowest first so that `Ord` ranks them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     Low,
@@ -48,7 +65,7 @@ pub enum Priority {
 }
 
 /// One alert message (topic `<root>/v1/alert/<segment_id>`, QoS 1).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertMessage {
     pub id: String,
     pub rev: u32,
@@ -68,20 +85,23 @@ pub struct AlertMessage {
     pub published_at: Timestamp,
     /// Extension: how many pieces of evidence the incident has gathered in
     /// all (`evidence` holds the latest ones only).
+    #[serde(default)]
     pub evidence_total: u64,
     /// Extension: a one-line summary for people.
+    #[serde(default)]
     pub summary: String,
     /// Extension: the daemon instance that raised it.
+    #[serde(default)]
     pub instance: String,
     /// The operator who acknowledged the incident, once one has.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked_by: Option<String>,
     /// When the acknowledgement arrived.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acked_at: Option<Timestamp>,
     /// Extension: on the message that moves an intrusion incident to another
     /// segment (someone walking along the wall), the segment it left.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moved_from: Option<String>,
 }
 
@@ -135,3 +155,7 @@ pub struct SegmentState {
     /// `cam-c01: low_contrast`, `trench-t02: offline`, `...: fault`).
     pub reasons: Vec<String>,
 }
+
+#[cfg(test)]
+#[path = "alert_tests.rs"]
+mod tests;

@@ -8,17 +8,21 @@
 //! for the daemon to log ([`Engine::take_profile_change`]) and to pass on
 //! to the cameras ([`Engine::camera_settings`]). [`Engine::reconfigure`]
 //! takes a whole new config in the same way (hot reload).
+//!
+//! After a restart, [`Engine::resume`] adopts the incidents the previous
+//! run left open, so that they continue with their ids and revisions.
 
 use std::fmt;
 use std::sync::Arc;
 
+use crate::alert::{AlertKind, AlertMessage};
 use crate::camera::CameraSettings;
 use crate::config::Config;
 use crate::evidence::Evidence;
 use crate::incident::fusion::Fusion;
-use crate::incident::{FusionStats, IncidentBook, Output, Timing};
+use crate::incident::{FusionStats, IncidentBook, Output, ResumeReport, Timing};
 use crate::layout::Layout;
-use crate::rules::{Finding, Reject, Rules, SeqStats};
+use crate::rules::{Carried, Finding, Reject, Rules, SeqStats};
 use crate::sentence::Sentence;
 use crate::time::Timestamp;
 use crate::wall::Wall;
@@ -91,6 +95,52 @@ impl Engine {
             profile,
             profile_change: None,
         }
+    }
+
+    /// Adopts the incidents a previous run left open, from the latest
+    /// published message of each (as the alert store keeps them), at `now`.
+    /// Call it after [`Engine::new`] and before [`Engine::start`], whose
+    /// initial segment states then show them. Publishes nothing.
+    ///
+    /// Restored: each incident's id, rev, kind, segment, chainage, sensors,
+    /// evidence trail and total, first and last seen, priority,
+    /// confidence, summary and acknowledgement. Its next message carries
+    /// the same id and rev + 1 (`updated` or `cleared`, never `raised`).
+    ///
+    /// - An intrusion joins new evidence nearby like any open incident and
+    ///   clears `quiet_period` after its last evidence or `now`, whichever
+    ///   is later (evidence may have been missed while the daemon was
+    ///   down). Its sensors' fusion strengths are approximated from the
+    ///   evidence trail (threshold strength for a sensor whose evidence
+    ///   has left it); the published priority and confidence are kept as a
+    ///   floor.
+    /// - The device of an offline incident is believed offline: its
+    ///   segments are `degraded`, the incident clears when the device
+    ///   speaks, and it is not raised again while the device stays silent.
+    ///   Likewise a fault clears on the device's `OK` heartbeat, a tamper
+    ///   on its `CLEAR`; neither is raised twice.
+    ///
+    /// Not restored: the rules' state (k-of-n windows, wind, beams, last
+    /// heard — deadlines count from [`Engine::new`]'s `started`), held
+    /// evidence, animals seen, a camera's low contrast, and what the wire
+    /// does not carry (see [`IncidentBook::resume`]). Messages that cannot
+    /// be adopted are skipped, with the reason in the report: not open, an
+    /// unconfigured device, a segment or chainage off the wall, and the
+    /// like; of several messages with one id the highest rev is adopted.
+    /// New incidents get ids from this run's prefix as always.
+    pub fn resume(&mut self, open: Vec<AlertMessage>, now: Timestamp) -> ResumeReport {
+        let report = self.book.resume(open, now);
+        for r in &report.resumed {
+            let carried = match r.kind {
+                AlertKind::SensorOffline => Carried::Offline,
+                AlertKind::SensorFault => Carried::Fault,
+                AlertKind::Intrusion | AlertKind::Tamper => continue,
+            };
+            if let Some(device) = &r.device {
+                self.rules.carry_over(device, carried);
+            }
+        }
+        report
     }
 
     /// The segment states to publish at start-up.

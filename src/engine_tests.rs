@@ -1,9 +1,9 @@
 //! Unit tests of the engine: profile changes and reconfiguration keep the
-//! rules' state and the open incidents.
+//! rules' state and the open incidents; a restart resumes them.
 
 use super::*;
-use crate::alert::{AlertKind, AlertMessage, AlertState};
-use crate::sentence::Body;
+use crate::alert::{AlertKind, AlertMessage, AlertState, SegmentCondition};
+use crate::sentence::{Body, Health, TamperKind};
 use crate::testkit::{self, CONFIG};
 
 /// 17:59:00 UTC on 17 February 2026.
@@ -42,6 +42,25 @@ impl Feed {
             engine: Engine::new(config, wall, T0, "t"),
             seq: 0,
         }
+    }
+
+    /// The engine of a later run, started at `t` with id prefix `u`, after
+    /// it resumed `open` (through JSON, as the alert store keeps them), and
+    /// its initial outputs.
+    fn resumed(
+        config: &Config,
+        open: &[&AlertMessage],
+        t: f64,
+    ) -> (Self, ResumeReport, Vec<Output>) {
+        let (_, wall) = testkit::fixture();
+        let mut engine = Engine::new(config, wall, at(t), "u");
+        let open = open
+            .iter()
+            .map(|m| serde_json::from_str(&serde_json::to_string(m).unwrap()).unwrap())
+            .collect();
+        let report = engine.resume(open, at(t));
+        let initial = engine.start(at(t));
+        (Self { engine, seq: 0 }, report, initial)
     }
 
     fn send(&mut self, device: &str, body: Body, t: f64) -> Vec<Output> {
@@ -279,4 +298,170 @@ fn reconfigure_gives_the_incident_book_new_timing_and_fusion() {
     feed.send("trench-a", body, 20.0);
     assert!(alerts(&feed.beam_broken(21.0)).is_empty());
     assert_eq!(feed.engine.fusion_stats().held, 1);
+}
+
+fn segments(out: &[Output]) -> Vec<(u32, SegmentCondition)> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Segment(s, st) => Some((s.0, st.state)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn heartbeat(status: Health) -> Body {
+    Body::Heartbeat {
+        uptime_s: 5,
+        status,
+    }
+}
+
+#[test]
+fn a_resumed_intrusion_starts_its_segment_in_alert_and_joins_new_evidence() {
+    let cfg = config("");
+    let mut first = Feed::new(&cfg);
+    let raised = alerts(&first.beam_broken(1.0))[0].clone();
+    assert_eq!((raised.segment_id.as_str(), raised.rev), ("S004", 1));
+
+    let (mut next, report, initial) = Feed::resumed(&cfg, &[&raised], 300.0);
+    assert_eq!(report.resumed_count(), 1);
+    assert_eq!(
+        segments(&initial),
+        [
+            (4, SegmentCondition::Alert),
+            (5, SegmentCondition::Quiet),
+            (7, SegmentCondition::Quiet)
+        ]
+    );
+    assert!(initial.iter().any(
+        |o| matches!(o, Output::Segment(s, st) if s.0 == 4 && st.incidents == [raised.id.clone()])
+    ));
+    assert_eq!(next.engine.open_incidents(), 1);
+    // Footsteps at the geophone 50 m away: the same incident, rev 2.
+    let body = Body::Ground {
+        channel: 0,
+        ppv_um_s: 1500.0,
+    };
+    let out = next.send("trench-a", body, 301.0);
+    let a = alerts(&out);
+    assert_eq!(a.len(), 1, "{out:?}");
+    assert_eq!(
+        (a[0].id.as_str(), a[0].rev, a[0].state),
+        (raised.id.as_str(), 2, AlertState::Updated)
+    );
+    assert_eq!(a[0].sensors, ["trench-a/beam0", "trench-a/geo0"]);
+    assert_eq!(next.engine.open_incidents(), 1);
+}
+
+#[test]
+fn a_resumed_offline_device_stays_degraded_until_it_speaks_and_is_not_raised_again() {
+    let cfg = config("");
+    let mut first = Feed::new(&cfg);
+    let offline = alerts(&first.engine.on_tick(at(11.0)))[0].clone();
+    assert_eq!(
+        (offline.kind, offline.sensors.as_slice()),
+        (AlertKind::SensorOffline, ["trench-a".to_owned()].as_slice())
+    );
+
+    // It speaks at once after the restart (it came back while the daemon
+    // was down): cleared, with the next rev.
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&offline], 100.0);
+    let out = next.send("trench-a", heartbeat(Health::Ok), 101.0);
+    let a = alerts(&out);
+    assert_eq!(
+        (a.len(), a[0].id.as_str(), a[0].rev, a[0].state),
+        (1, offline.id.as_str(), 2, AlertState::Cleared)
+    );
+
+    let (mut next, report, initial) = Feed::resumed(&cfg, &[&offline], 100.0);
+    assert_eq!(report.resumed[0].device.as_deref(), Some("trench-a"));
+    // trench-a covers S004 and S005.
+    assert_eq!(
+        segments(&initial),
+        [
+            (4, SegmentCondition::Degraded),
+            (5, SegmentCondition::Degraded),
+            (7, SegmentCondition::Quiet)
+        ]
+    );
+    // Silent past its 10 s deadline, and long after: no second incident.
+    // (fence-a, 30 s, keeps talking.)
+    next.send("fence-a", heartbeat(Health::Ok), 105.0);
+    for t in [110.0, 111.0, 125.0] {
+        let out = next.engine.on_tick(at(t));
+        assert!(alerts(&out).is_empty(), "at {t}: {out:?}");
+    }
+    next.send("fence-a", heartbeat(Health::Ok), 130.0);
+    assert!(alerts(&next.engine.on_tick(at(150.0))).is_empty());
+    assert_eq!(next.engine.open_incidents(), 1);
+    // It speaks at last: cleared; its segments are quiet.
+    let out = next.send("trench-a", heartbeat(Health::Ok), 151.0);
+    let a = alerts(&out);
+    assert_eq!(
+        (a.len(), a[0].id.as_str(), a[0].rev, a[0].state),
+        (1, offline.id.as_str(), 2, AlertState::Cleared)
+    );
+    assert_eq!(
+        segments(&out),
+        [(4, SegmentCondition::Quiet), (5, SegmentCondition::Quiet)]
+    );
+    assert_eq!(next.engine.open_incidents(), 0);
+}
+
+#[test]
+fn a_resumed_fault_clears_on_ok_and_a_resumed_tamper_on_clear() {
+    let cfg = config("");
+    let mut first = Feed::new(&cfg);
+    let fault = alerts(&first.send("fence-a", heartbeat(Health::Fault), 1.0))[0].clone();
+    let cut = Body::Tamper {
+        kind: TamperKind::Cut,
+    };
+    let tamper = alerts(&first.send("trench-a", cut.clone(), 2.0))[0].clone();
+    assert_eq!(
+        (fault.kind, tamper.kind),
+        (AlertKind::SensorFault, AlertKind::Tamper)
+    );
+
+    let (mut next, report, initial) = Feed::resumed(&cfg, &[&fault, &tamper], 100.0);
+    assert_eq!(report.resumed_count(), 2);
+    // fence-a (S004, S005, S007) faulty, its incident placed at 6000 m
+    // (S006); trench-a's tamper at 5000 m (S005).
+    assert_eq!(
+        segments(&initial),
+        [
+            (4, SegmentCondition::Degraded),
+            (5, SegmentCondition::Alert),
+            (6, SegmentCondition::Quiet),
+            (7, SegmentCondition::Degraded)
+        ]
+    );
+    // fence-a reports OK (it was repaired while the daemon was down).
+    let out = next.send("fence-a", heartbeat(Health::Ok), 101.0);
+    let a = alerts(&out);
+    assert_eq!(
+        (a.len(), a[0].id.as_str(), a[0].rev, a[0].state),
+        (1, fault.id.as_str(), 2, AlertState::Cleared)
+    );
+    // The same tamper again: joined, never raised a second time.
+    assert!(alerts(&next.send("trench-a", cut, 102.0)).is_empty());
+    // The repeated tamper is published as an update once due.
+    let out = next.engine.on_tick(at(104.0));
+    let a = alerts(&out);
+    assert_eq!(
+        (a.len(), a[0].id.as_str(), a[0].rev, a[0].state),
+        (1, tamper.id.as_str(), 2, AlertState::Updated)
+    );
+    assert_eq!(next.engine.open_incidents(), 1);
+
+    let clear = Body::Tamper {
+        kind: TamperKind::Clear,
+    };
+    let out = next.send("trench-a", clear, 106.0);
+    let a = alerts(&out);
+    assert_eq!(
+        (a.len(), a[0].id.as_str(), a[0].rev, a[0].state),
+        (1, tamper.id.as_str(), 3, AlertState::Cleared)
+    );
+    assert_eq!(next.engine.open_incidents(), 0);
+    assert_eq!(segments(&out), [(5, SegmentCondition::Quiet)]);
 }

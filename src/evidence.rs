@@ -1,12 +1,16 @@
 //! Evidence: one observation that something happened at a place on the wall,
 //! whatever sensor saw it. Rules produce it; incidents collect it.
+//!
+//! Evidence parses back from an alert message's trail; the fields that are
+//! not sent (`extent_m`, a camera observation's `vehicle`) come back as 0
+//! and `false`.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
 /// Which kind of sensor produced the evidence (the spec's evidence kinds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EvidenceKind {
     Thermal,
@@ -18,7 +22,7 @@ pub enum EvidenceKind {
 }
 
 /// One piece of evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {
     /// The sensor: a device id, or `device/zone3`, `device/geo0`, `device/beam1`.
     pub sensor: String,
@@ -40,12 +44,12 @@ pub struct Evidence {
     #[serde(skip)]
     pub extent_m: f64,
     /// For thermal evidence: where the camera saw it (an extension).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera: Option<CameraObservation>,
 }
 
 /// What a camera saw: the blob's ground point and size.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CameraObservation {
     /// Distance from the camera along the ground, metres.
     pub range_m: f64,
@@ -62,7 +66,7 @@ pub struct CameraObservation {
     /// Mean temperature minus background, kelvin (negative: colder).
     pub contrast_k: f64,
     /// The frame's capture time, when the camera sent one (RTF1).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub captured: Option<Timestamp>,
     /// Vehicle-sized (at least `vehicle_extent_m`): a camera alone is not
     /// trusted with it — the wall's own patrols drive by — so fusion holds

@@ -17,6 +17,8 @@
 //! - `HB`: the device's health, `OK` or `FAULT`.
 //! - Silence: a device not heard from within its heartbeat deadline (counted
 //!   from start-up for a device never heard) is offline until it speaks again.
+//! - After a restart, a device the previous run left offline or faulty is
+//!   believed so ([`Rules::carry_over`]) until it speaks or reports `OK`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +58,15 @@ pub enum Finding {
         detail: String,
         at: Timestamp,
     },
+}
+
+/// A device's condition that a previous run of the daemon left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carried {
+    /// Silent past its deadline.
+    Offline,
+    /// Its heartbeat said `FAULT`.
+    Fault,
 }
 
 /// Weight of the newest reading in a zone's smoothed level.
@@ -268,6 +279,23 @@ impl Rules {
         }
         self.layout = layout;
         out
+    }
+
+    /// Believes `device` offline or faulty, as a previous run left it (its
+    /// incident was resumed), so that its next sentence finds it
+    /// [`Finding::Online`] again, its next `OK` heartbeat
+    /// [`Finding::FaultCleared`], and it is not found offline or faulty a
+    /// second time meanwhile (a further `FAULT` is still found, and joins
+    /// the open incident). Nothing happens for a device not in the layout.
+    pub fn carry_over(&mut self, device: &str, what: Carried) {
+        if self.layout.device(device).is_none() {
+            return;
+        }
+        let state = self.devices.entry(device.to_owned()).or_default();
+        match what {
+            Carried::Offline => state.offline = true,
+            Carried::Fault => state.fault = true,
+        }
     }
 
     /// Sequence counters so far, per device heard from.

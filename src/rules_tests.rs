@@ -446,3 +446,52 @@ fn a_new_layout_keeps_the_window_of_a_zone_whose_n_shrinks() {
         "hits at 1.0 and 3.0 in the last three readings"
     );
 }
+
+#[test]
+fn a_device_carried_over_offline_or_faulty_is_found_well_by_its_first_word() {
+    let mut feed = Feed::new();
+    feed.rules.carry_over("trench-a", Carried::Offline);
+    feed.rules.carry_over("fence-a", Carried::Fault);
+    feed.rules.carry_over("fence-z", Carried::Offline);
+    // Offline already: not found offline again past trench-a's 10 s
+    // deadline (fence-a, never heard, is at 30 s; fence-z is unknown).
+    assert!(feed.rules.on_tick(at(10.0)).is_empty());
+    let t30 = feed.rules.on_tick(at(30.0));
+    assert!(
+        matches!(&t30[..], [Finding::Offline { device, .. }] if device == "fence-a"),
+        "{t30:?}"
+    );
+    // trench-a's first sentence brings it back.
+    let back = feed
+        .send(
+            "trench-a",
+            Body::Beam {
+                channel: 0,
+                broken: false,
+            },
+            31.0,
+        )
+        .unwrap();
+    assert!(matches!(&back[..], [Finding::Online { device, .. }] if device == "trench-a"));
+    // fence-a's FAULT is found again (it joins the open incident), its
+    // OK clears it.
+    let hb = |feed: &mut Feed, status, t| {
+        feed.send(
+            "fence-a",
+            Body::Heartbeat {
+                uptime_s: 5,
+                status,
+            },
+            t,
+        )
+        .unwrap()
+    };
+    let fault = hb(&mut feed, Health::Fault, 32.0);
+    assert!(
+        matches!(&fault[..], [Finding::Online { .. }, Finding::Fault { .. }]),
+        "{fault:?}"
+    );
+    let ok = hb(&mut feed, Health::Ok, 33.0);
+    assert!(matches!(&ok[..], [Finding::FaultCleared { device, .. }] if device == "fence-a"));
+    assert!(hb(&mut feed, Health::Ok, 34.0).is_empty());
+}

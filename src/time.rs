@@ -56,6 +56,26 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+/// The RFC 3339 form [`Timestamp`] is written in (UTC, `Z`); finer than a
+/// millisecond is truncated, before 1970 is refused.
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Rfc3339;
+        impl serde::de::Visitor<'_> for Rfc3339 {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 UTC time such as 2026-02-07T21:14:03.120Z")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                humantime::parse_rfc3339(v)
+                    .map(Timestamp::from_system)
+                    .map_err(|e| E::custom(format_args!("`{v}`: {e}")))
+            }
+        }
+        d.deserialize_str(Rfc3339)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,6 +87,20 @@ mod tests {
             "2026-02-07T21:14:03.120Z"
         );
         assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn parses_what_it_formats() {
+        for ms in [0, 1_770_498_843_120, 1_770_498_843_001, 4_102_444_799_999] {
+            let json = serde_json::to_string(&Timestamp(ms)).unwrap();
+            let back: Timestamp = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, Timestamp(ms), "{json}");
+        }
+        let whole: Timestamp = serde_json::from_str("\"2026-02-07T21:14:03Z\"").unwrap();
+        assert_eq!(whole, Timestamp(1_770_498_843_000));
+        for bad in ["\"yesterday\"", "\"2026-02-07 21:14:03\"", "1770498843120"] {
+            assert!(serde_json::from_str::<Timestamp>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -26,8 +26,11 @@
 //!   device speaks again or reports `OK`; the segments the device covers are
 //!   `degraded` meanwhile. So are a windy fence controller's segments and
 //!   the segments of a camera whose scene has lost its contrast.
+//! - After a restart, the incidents the previous run left open are adopted
+//!   with their ids and revisions ([`IncidentBook::resume`], in [`resume`]).
 
 pub mod fusion;
+mod resume;
 mod segments;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -42,6 +45,7 @@ use crate::time::Timestamp;
 use crate::wall::{SegmentIndex, Wall};
 
 use fusion::Fusion;
+pub use resume::{ResumeReport, Resumed, SkipReason, Skipped};
 pub use segments::SegmentBoard;
 
 /// How many pieces of evidence an incident keeps (and sends) in its trail.
@@ -115,6 +119,23 @@ struct Incident {
     held: bool,
     /// The segment it just left, for its next message.
     moved_from: Option<SegmentIndex>,
+    /// When it was adopted from a previous run, if it was: it counts as
+    /// heard from then (see [`Incident::heard_at`]).
+    resumed_at: Option<Timestamp>,
+    /// The priority and confidence a previous run last published, for a
+    /// resumed intrusion: [`assess`] never goes below them, since the
+    /// strengths of its sensors are only approximated from its trail.
+    floor: (Priority, f64),
+}
+
+impl Incident {
+    /// When it was last heard of, for the quiet period and for joining: its
+    /// last evidence, or its resumption if that is later (evidence may have
+    /// been missed while the daemon was down).
+    fn heard_at(&self) -> Timestamp {
+        self.resumed_at
+            .map_or(self.last_seen, |t| t.max(self.last_seen))
+    }
 }
 
 /// Every open incident, and the state of every segment.
@@ -127,6 +148,9 @@ pub struct IncidentBook {
     instance: String,
     id_prefix: String,
     next_id: u64,
+    /// The number of the next [`Key::Intrusion`] (resumed intrusions have
+    /// keys but no number in this run's ids).
+    next_intrusion: u64,
     open: BTreeMap<Key, Incident>,
     board: SegmentBoard,
     stats: FusionStats,
@@ -154,6 +178,7 @@ impl IncidentBook {
             instance: instance.to_owned(),
             id_prefix: id_prefix.to_owned(),
             next_id: 1,
+            next_intrusion: 1,
             open: BTreeMap::new(),
             board: SegmentBoard::default(),
             stats: FusionStats::default(),
@@ -334,7 +359,7 @@ impl IncidentBook {
             .iter()
             .filter(|(k, inc)| {
                 matches!(k, Key::Intrusion(_))
-                    && now.since(inc.last_seen) >= self.timing.quiet_period
+                    && now.since(inc.heard_at()) >= self.timing.quiet_period
             })
             .map(|(k, _)| k.clone())
             .collect();
@@ -379,7 +404,7 @@ impl IncidentBook {
             .iter()
             .filter(|(k, inc)| {
                 matches!(k, Key::Intrusion(_))
-                    && fusion::still_open_to(inc.last_seen, ev.at, self.fusion.window)
+                    && fusion::still_open_to(inc.heard_at(), ev.at, self.fusion.window)
             })
             .filter_map(|(k, inc)| {
                 self.fusion
@@ -389,7 +414,8 @@ impl IncidentBook {
             .min_by(|a, b| a.0.total_cmp(&b.0))
             .map(|(_, k)| k);
         let Some(key) = nearest else {
-            let key = Key::Intrusion(self.next_id);
+            let key = Key::Intrusion(self.next_intrusion);
+            self.next_intrusion += 1;
             self.start(key, AlertKind::Intrusion, ev, now, out);
             return;
         };
@@ -529,6 +555,8 @@ impl IncidentBook {
             acked: None,
             held: false,
             moved_from: None,
+            resumed_at: None,
+            floor: (Priority::Low, 0.0),
         };
         push_trail(&mut inc, ev);
         assess(&mut inc);
@@ -592,8 +620,8 @@ fn assess(inc: &mut Incident) {
         AlertKind::Intrusion => {
             // Every sensor the incident has heard from, so priority never
             // drops while the incident is open.
-            inc.priority = fusion::priority(&inc.sensors);
-            inc.confidence = fusion::confidence(&inc.sensors);
+            inc.priority = fusion::priority(&inc.sensors).max(inc.floor.0);
+            inc.confidence = fusion::confidence(&inc.sensors).max(inc.floor.1);
             if let Some(p) = fusion::position(&inc.trail) {
                 inc.chainage_m = p;
             }

@@ -1,4 +1,5 @@
-//! Unit tests of the incident book.
+//! Unit tests of the incident book (its fixtures are shared with
+//! `resume_tests.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,13 +11,13 @@ use crate::rules::Finding;
 use crate::sentence::TamperKind;
 use crate::testkit;
 
-const T0: Timestamp = Timestamp(1_770_000_000_000);
+pub(super) const T0: Timestamp = Timestamp(1_770_000_000_000);
 
-fn at(secs: f64) -> Timestamp {
+pub(super) fn at(secs: f64) -> Timestamp {
     Timestamp(T0.0 + (secs * 1000.0) as i64)
 }
 
-fn book() -> IncidentBook {
+pub(super) fn book() -> IncidentBook {
     let (_, wall, layout) = testkit::layout();
     book_on(wall, layout)
 }
@@ -29,7 +30,7 @@ fn book_with_camera() -> IncidentBook {
     book_on(wall, layout)
 }
 
-fn book_on(wall: Arc<Wall>, layout: Arc<Layout>) -> IncidentBook {
+pub(super) fn book_on(wall: Arc<Wall>, layout: Arc<Layout>) -> IncidentBook {
     let timing = Timing {
         quiet_period: Duration::from_secs(60),
         min_update_interval: Duration::from_secs(2),
@@ -38,7 +39,7 @@ fn book_on(wall: Arc<Wall>, layout: Arc<Layout>) -> IncidentBook {
     IncidentBook::new(wall, layout, timing, fusion, "test", "test-abc")
 }
 
-fn ev(sensor: &str, kind: EvidenceKind, chainage_m: f64, t: f64) -> Evidence {
+pub(super) fn ev(sensor: &str, kind: EvidenceKind, chainage_m: f64, t: f64) -> Evidence {
     Evidence {
         sensor: sensor.into(),
         kind,
@@ -52,7 +53,7 @@ fn ev(sensor: &str, kind: EvidenceKind, chainage_m: f64, t: f64) -> Evidence {
     }
 }
 
-fn alerts(out: &[Output]) -> Vec<&AlertMessage> {
+pub(super) fn alerts(out: &[Output]) -> Vec<&AlertMessage> {
     out.iter()
         .filter_map(|o| match o {
             Output::Alert(a) => Some(a),
@@ -61,7 +62,7 @@ fn alerts(out: &[Output]) -> Vec<&AlertMessage> {
         .collect()
 }
 
-fn segment_states(out: &[Output]) -> Vec<(u32, SegmentCondition)> {
+pub(super) fn segment_states(out: &[Output]) -> Vec<(u32, SegmentCondition)> {
     out.iter()
         .filter_map(|o| match o {
             Output::Segment(s, st) => Some((s.0, st.state)),
