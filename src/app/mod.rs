@@ -149,7 +149,7 @@ pub async fn run_with(
     };
     let sink = tokio::spawn(
         AlertSink::new(
-            Some(store),
+            Some(store.clone()),
             retention,
             publisher,
             link.topics.clone(),
@@ -159,7 +159,12 @@ pub async fn run_with(
     );
 
     let wall_for_cameras = wall.clone();
-    let engine = Engine::new(&config, wall, clock.started(), &id_prefix);
+    let mut engine = Engine::new(&config, wall, clock.started(), &id_prefix);
+    let closing = resume_open_incidents(&mut engine, &store, &shared).await;
+    for msg in closing {
+        // Into the sink before anything the engine says.
+        let _ = out_tx.send(Output::Alert(msg)).await;
+    }
     if let Some(profile) = engine.active_profile() {
         info!(profile, "threshold profile in use");
     }
@@ -238,6 +243,52 @@ pub async fn run_with(
     let counters = shared.counters.snapshot();
     info!(counters = ?counters, "rampart stopped");
     Ok(counters)
+}
+
+/// Hands the engine the incidents the previous run left open (the latest
+/// message of each, from the store), so they carry on with their ids and
+/// revisions; returns `cleared` messages for those this run cannot carry on
+/// (their device is gone from the config, say).
+async fn resume_open_incidents(
+    engine: &mut Engine,
+    store: &StoreHandle,
+    shared: &Shared,
+) -> Vec<crate::alert::AlertMessage> {
+    let rows = match store.call(|s| s.open_incidents()).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the open incidents from the store; they are not carried on");
+            return Vec::new();
+        }
+    };
+    let mut open = Vec::with_capacity(rows.len());
+    for row in rows {
+        match serde_json::from_str::<crate::alert::AlertMessage>(&row.payload) {
+            Ok(msg) => open.push(msg),
+            Err(e) => {
+                warn!(id = %row.id, rev = row.rev, error = %e, "a stored open incident does not parse; not carried on")
+            }
+        }
+    }
+    if open.is_empty() {
+        return Vec::new();
+    }
+    let now = shared.clock.now();
+    let report = engine.resume(open.clone(), now);
+    shared
+        .counters
+        .set("incidents.resumed", report.resumed_count() as u64);
+    info!(%report, "open incidents of the previous run carried on");
+    report
+        .skipped
+        .iter()
+        .filter(|s| s.reason.needs_closing())
+        .filter_map(|s| {
+            open.iter()
+                .find(|m| m.id == s.id && m.rev == s.rev)
+                .map(|m| crate::incident::closing_message(m, &s.reason, now))
+        })
+        .collect()
 }
 
 /// What a recording says about this run.

@@ -45,7 +45,7 @@ use crate::time::Timestamp;
 use crate::wall::{SegmentIndex, Wall};
 
 use fusion::Fusion;
-pub use resume::{ResumeReport, Resumed, SkipReason, Skipped};
+pub use resume::{closing_message, ResumeReport, Resumed, SkipReason, Skipped};
 pub use segments::SegmentBoard;
 
 /// How many pieces of evidence an incident keeps (and sends) in its trail.

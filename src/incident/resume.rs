@@ -71,6 +71,37 @@ pub enum SkipReason {
     RevExhausted,
 }
 
+impl SkipReason {
+    /// Whether the incident must be closed with a `cleared` message: it was
+    /// open, and nothing will ever clear it now (its device is gone, it is
+    /// off the wall, another incident took its device). Superseded and
+    /// not-open messages need nothing, and a rev that cannot grow cannot be
+    /// closed.
+    pub fn needs_closing(&self) -> bool {
+        matches!(
+            self,
+            SkipReason::SameDevice(_)
+                | SkipReason::NoDevice(_)
+                | SkipReason::UnknownDevice(_)
+                | SkipReason::SegmentOffTheWall { .. }
+                | SkipReason::ChainageOffTheWall(_)
+        )
+    }
+}
+
+/// The message that closes an open incident this run cannot carry on:
+/// `cleared`, the next rev, published `now`, saying why in its summary.
+pub fn closing_message(open: &AlertMessage, reason: &SkipReason, now: Timestamp) -> AlertMessage {
+    AlertMessage {
+        rev: open.rev.saturating_add(1),
+        state: AlertState::Cleared,
+        published_at: now,
+        summary: format!("closed at restart: {reason}"),
+        moved_from: None,
+        ..open.clone()
+    }
+}
+
 impl ResumeReport {
     /// How many incidents were adopted.
     pub fn resumed_count(&self) -> usize {
@@ -98,6 +129,28 @@ impl fmt::Display for ResumeReport {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod closing_tests {
+    use super::*;
+    use crate::alert::AlertKind;
+
+    #[test]
+    fn an_incident_that_cannot_be_resumed_is_closed_with_the_next_rev() {
+        let open = crate::testkit::alert("r-1", 4, AlertState::Updated, AlertKind::Tamper, 7, 1000);
+        let reason = SkipReason::UnknownDevice("fence-gone".into());
+        assert!(reason.needs_closing());
+        let m = closing_message(&open, &reason, Timestamp(5000));
+        assert_eq!(
+            (m.id.as_str(), m.rev, m.state),
+            ("r-1", 5, AlertState::Cleared)
+        );
+        assert_eq!(m.published_at, Timestamp(5000));
+        assert!(m.summary.contains("fence-gone"), "{}", m.summary);
+        assert!(!SkipReason::Superseded(3).needs_closing());
+        assert!(!SkipReason::NotOpen(AlertState::Cleared).needs_closing());
     }
 }
 

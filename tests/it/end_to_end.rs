@@ -213,8 +213,24 @@ async fn end_to_end(port: u16, embedded: bool) {
         );
     }
 
-    // A restart raises incidents with new ids.
+    // A restart carries the open incidents on: new evidence at S250 joins
+    // the S250 intrusion with its id and the next rev, and the silent
+    // controller's offline incident is not raised a second time.
+    let last_rev = |id: &Value| {
+        journaled
+            .iter()
+            .filter(|j| j["id"] == *id)
+            .filter_map(|j| j["rev"].as_u64())
+            .max()
+            .unwrap()
+    };
+    let s250 = alert["id"].clone();
+    let offline_id = offline["id"].clone();
+    let seen_before = w.seen.len();
     let daemon = Daemon::start(dir.path(), &config);
+    daemon
+        .wait_log("open incidents of the previous run carried on", 1, WAIT)
+        .await;
     daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
     w.publish(
         "rampart/v1/sensor/trench-m1",
@@ -222,14 +238,23 @@ async fn end_to_end(port: u16, embedded: bool) {
     )
     .await;
     let again = w
-        .alert(WAIT, "intrusion after restart", |v| {
-            is(v, "intrusion", "raised")
-                && v["id"] != first_id
-                && v["segment_id"] == "S250"
-                && v["rev"] == 1
-                && !journaled.iter().any(|j| j["id"] == v["id"])
+        .alert(WAIT, "the S250 intrusion carried on", |v| {
+            v["id"] == s250 && v["rev"].as_u64() > Some(last_rev(&s250))
         })
         .await;
-    assert_ne!(again["id"], alert["id"]);
+    assert_eq!(again["rev"].as_u64(), Some(last_rev(&s250) + 1));
+    assert_eq!(again["state"], "updated");
+    assert_eq!(again["segment_id"], "S250");
+    // fence-quiet's deadline (2 s) passes again without a second incident.
+    w.drain(Duration::from_secs(3)).await;
+    let second_offline: Vec<Value> = w.seen[seen_before..]
+        .iter()
+        .map(|r| r.json())
+        .filter(|v| v["kind"] == "sensor_offline" && v["id"] != offline_id)
+        .collect();
+    assert!(
+        second_offline.is_empty(),
+        "a second offline incident after the restart: {second_offline:?}"
+    );
     assert!(daemon.stop().success());
 }
