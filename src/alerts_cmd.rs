@@ -127,7 +127,7 @@ fn json_line(row: &StoredAlert) -> serde_json::Value {
 
 fn print_table(rows: &[StoredAlert]) {
     println!(
-        "{:<24} {:<5} {:<8} {:<15} {:<9} {:>4} {:<9} {:<28} summary",
+        "{:<24} {:<5} {:<8} {:<15} {:<9} {:>4} {:<9} {:<32} summary",
         "published", "seg", "state", "kind", "priority", "rev", "broker", "incident"
     );
     for r in rows {
@@ -136,7 +136,7 @@ fn print_table(rows: &[StoredAlert]) {
             .and_then(|v| v["summary"].as_str().map(str::to_owned))
             .unwrap_or_default();
         println!(
-            "{:<24} {:<5} {:<8} {:<15} {:<9} {:>4} {:<9} {:<28} {}",
+            "{:<24} {:<5} {:<8} {:<15} {:<9} {:>4} {:<9} {:<32} {}",
             r.published_at.to_string(),
             r.segment_id,
             r.state,

@@ -249,14 +249,36 @@ async fn broker_restarts_under_a_stream_of_alerts_lose_none() {
         } else {
             libc::SIGKILL
         };
+        eprintln!(
+            "{}: broker stopped with {}",
+            rampart::time::Timestamp::now(),
+            if signal == libc::SIGTERM {
+                "SIGTERM"
+            } else {
+                "SIGKILL"
+            }
+        );
         broker.stop(signal);
         // Alerts pile up in the outbox meanwhile.
         tokio::time::sleep(Duration::from_millis(random_ms(&mut rng, 200, 1500))).await;
         broker.start_again();
+        eprintln!("{}: broker started", rampart::time::Timestamp::now());
         w.drain(Duration::from_millis(20)).await;
     }
     let written = stream.stop();
     wait_outbox_empty(&data, Duration::from_secs(30)).await;
+    let when: HashMap<(String, u64), (Value, Value)> = stored_alerts(&data, &[])
+        .iter()
+        .map(|r| {
+            (
+                key(&r["message"]),
+                (
+                    r["message"]["published_at"].clone(),
+                    r["delivered_at"].clone(),
+                ),
+            )
+        })
+        .collect();
     let log = daemon.log_text();
     assert!(daemon.stop().success());
     w.drain(Duration::from_secs(2)).await;
@@ -278,7 +300,11 @@ async fn broker_restarts_under_a_stream_of_alerts_lose_none() {
         "too few alerts ({}) to test anything",
         t.stored
     );
-    assert!(t.lost.is_empty(), "stored but never received: {:?}", t.lost);
+    assert!(
+        t.lost.is_empty(),
+        "stored but never received (published, delivered): {:?}",
+        t.lost.iter().map(|k| (k, &when[k])).collect::<Vec<_>>()
+    );
 }
 
 /// A small tmpfs mounted for the test, unmounted on drop.
@@ -449,5 +475,87 @@ async fn a_full_disk_is_reported_and_alerts_still_go_out() {
     assert!(
         (4 + 4 + 2..20).contains(&stored),
         "stored {stored}: before + after recovery, but not those sent while failing"
+    );
+}
+
+/// The daemon on a broker that is then killed, with `n` tamper alerts
+/// raised while it is away (so they wait in the outbox).
+async fn alerts_waiting_for_a_dead_broker(
+    dir: &Path,
+    broker: &mut Mosquitto,
+    n: u32,
+) -> (Daemon, Pty) {
+    let link = dir.join("tty/ctl");
+    let mut pty = Pty::open(&link).expect("pseudo-terminal");
+    let daemon = Daemon::start(dir, &config(dir, broker.port, &link));
+    daemon.wait_log("mqtt publisher connected", 1, WAIT).await;
+    daemon.wait_log("serial port opened", 1, WAIT).await;
+    broker.stop(libc::SIGKILL);
+    daemon
+        .wait_log("mqtt publisher lost the broker", 1, WAIT)
+        .await;
+    let mut seq = 0;
+    burst(&mut pty, "fence-k1", &mut seq, n);
+    daemon.wait_log("tamper", n as usize, WAIT).await;
+    (daemon, pty)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_with_the_broker_away_keeps_the_alerts_for_the_next_run() {
+    let Some(mut broker) = Mosquitto::start("graceful stop, broker away") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (daemon, _pty) = alerts_waiting_for_a_dead_broker(dir.path(), &mut broker, 3).await;
+    let log = daemon.log.clone();
+    let asked = Instant::now();
+    let status = daemon.stop();
+    let took = asked.elapsed();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(status.success(), "{status:?}\n{log}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the shutdown deadline was not kept: {took:?}"
+    );
+    assert!(
+        log.contains("stay in the outbox for the next start"),
+        "{log}"
+    );
+    assert_eq!(stored_alerts(&data, &["--state", "unsent"]).len(), 3);
+
+    // The next run, with the broker back, sends them first.
+    broker.start_again();
+    let mut w = Watcher::start(broker.port, &["rampart/v1/alert/#"]).await;
+    let link = dir.path().join("tty/ctl");
+    let daemon = Daemon::start(dir.path(), &config(dir.path(), broker.port, &link));
+    wait_alerts(&mut w, 3, "the outbox of the previous run").await;
+    wait_outbox_empty(&data, WAIT).await;
+    assert!(daemon.stop().success());
+    let t = tally(&data, &w);
+    assert!(t.lost.is_empty(), "{:?}", t.lost);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    let Some(mut broker) = Mosquitto::start("second signal") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (daemon, _pty) = alerts_waiting_for_a_dead_broker(dir.path(), &mut broker, 2).await;
+    // The first signal starts a shutdown that waits up to 5 s for the
+    // broker's acknowledgements; the second cuts it short.
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(daemon.pid() as i32, libc::SIGTERM) };
+    daemon
+        .wait_log("send another to exit at once", 1, WAIT)
+        .await;
+    let asked = Instant::now();
+    let status = daemon.stop();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        asked.elapsed()
     );
 }

@@ -91,9 +91,17 @@ impl Mosquitto {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let persist = if persistence {
+            // Mosquitto started as root drops to its own user: the
+            // persistence directory must be writable by it, or it saves
+            // nothing (and says so only in its log).
+            let store = dir.path().join("persistence");
+            std::fs::create_dir(&store).expect("persistence dir");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o777))
+                .expect("chmod persistence dir");
             format!(
                 "persistence true\npersistence_location {}/\nautosave_on_changes true\nautosave_interval 1\n",
-                dir.path().display()
+                store.display()
             )
         } else {
             "persistence false\n".to_owned()
