@@ -16,6 +16,7 @@ pub mod alert;
 pub mod app;
 pub mod broker;
 pub mod camera;
+mod capped;
 pub mod config;
 pub mod engine;
 pub mod evidence;

@@ -220,9 +220,10 @@ impl ConfigWatcher {
     }
 }
 
-/// A hash of the file's bytes; `None` if it cannot be read.
+/// A hash of the file's bytes; `None` if it cannot be read (or is over
+/// [`MAX_CONFIG_BYTES`](crate::config::MAX_CONFIG_BYTES), which loading refuses too).
 fn read_fingerprint(path: &std::path::Path) -> Option<u64> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = crate::capped::read(path, crate::config::MAX_CONFIG_BYTES).ok()?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
     Some(h.finish())

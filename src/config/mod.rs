@@ -42,6 +42,10 @@ use crate::wall::Wall;
 /// The commented default configuration, as printed by `print-default-config`.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
+/// The largest config file [`load`] reads: a real one is a few KiB, and a
+/// wrong path (a log, `/dev/zero`) must not be read to its end.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -835,10 +839,11 @@ pub struct Loaded {
 }
 
 /// Reads, parses and validates a config file, loading the wall it names.
-/// Returns every problem found, each located in the file.
+/// Returns every problem found, each located in the file. A file over
+/// [`MAX_CONFIG_BYTES`] is refused before it is parsed.
 pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::capped::read_to_string(path, MAX_CONFIG_BYTES).map_err(|e| {
         vec![Diagnostic {
             file: file.clone(),
             line: 0,

@@ -167,3 +167,36 @@ fn a_missing_wall_file_names_the_file() {
         "{p:?}"
     );
 }
+
+#[test]
+fn a_config_file_over_the_size_limit_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("huge.toml");
+    // Sparse: claims MAX_CONFIG_BYTES + 1 bytes without writing them.
+    let file = std::fs::File::create(&path).expect("create");
+    file.set_len(MAX_CONFIG_BYTES + 1).expect("set_len");
+    let p = load(&path).expect_err("an oversize file loaded");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].message.contains("over the limit of 1048576 bytes"),
+        "{}",
+        p[0]
+    );
+    // One byte less is read (and then fails as TOML, not as a size).
+    file.set_len(MAX_CONFIG_BYTES).expect("set_len");
+    let p = load(&path).expect_err("NUL bytes are no config");
+    assert!(p.iter().all(|d| !d.message.contains("limit")), "{p:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn endless_config_and_wall_files_are_refused_not_read_forever() {
+    let p = load(Path::new("/dev/zero")).expect_err("/dev/zero loaded");
+    assert!(p[0].message.contains("over the limit"), "{}", p[0]);
+    let p = problems("wall = \"/dev/zero\"\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("t.toml:1:1: wall: ") && p[0].contains("over the limit of 16777216 bytes"),
+        "{p:?}"
+    );
+}

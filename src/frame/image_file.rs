@@ -47,8 +47,102 @@ pub(super) fn png_dimensions(payload: &[u8]) -> Result<(u32, u32), FrameError> {
 /// Reads width and height from a TIFF's first image directory. This parses
 /// the directory but allocates nothing proportional to the image.
 pub(super) fn tiff_dimensions(payload: &[u8]) -> Result<(u32, u32), FrameError> {
-    let decoder = TiffDecoder::new(Cursor::new(payload)).map_err(|e| Codec::Tiff.error(e))?;
+    let decoder = tiff_decoder(payload)?;
     Ok(decoder.dimensions())
+}
+
+/// The most values one tag of a TIFF's first directory may hold: enough for
+/// the strip offsets of a [`MAX_SIDE`](super::MAX_SIDE)-row image cut into
+/// one strip per row, or the tile offsets of one in 16 × 16 tiles.
+pub(super) const MAX_TIFF_TAG_VALUES: u64 = 1 << 16;
+
+/// A TIFF decoder for `payload`, once its first directory has passed
+/// [`check_tiff_directory`].
+fn tiff_decoder(payload: &[u8]) -> Result<TiffDecoder<Cursor<&[u8]>>, FrameError> {
+    check_tiff_directory(payload)?;
+    TiffDecoder::new(Cursor::new(payload)).map_err(|e| Codec::Tiff.error(e))
+}
+
+/// Checks the tag counts of a TIFF's first image directory before the
+/// `tiff` crate reads it.
+///
+/// `TiffDecoder::new` reads that directory, and the tags that describe the
+/// image, before [`decoder_limits`] can be set, so with the crate's default
+/// limits: it would size a tag's value buffer from the count the file
+/// claims, up to 256 MiB, before finding out that the payload holds no such
+/// thing. Here every tag whose value does not fit in its entry must lie
+/// inside the payload, and no tag may hold more than
+/// [`MAX_TIFF_TAG_VALUES`] values. The walk reads entries exactly as the
+/// crate does; whatever it cannot make sense of is left for the crate to
+/// refuse, which it does before reading any tag value.
+fn check_tiff_directory(payload: &[u8]) -> Result<(), FrameError> {
+    let little = payload.starts_with(b"II");
+    let int = |at: usize, len: usize| -> Option<u64> {
+        let bytes = payload.get(at..at.checked_add(len)?)?;
+        let fold = |acc: u64, b: &u8| (acc << 8) | u64::from(*b);
+        Some(if little {
+            bytes.iter().rev().fold(0, fold)
+        } else {
+            bytes.iter().fold(0, fold)
+        })
+    };
+    let (big, first_ifd) = match int(2, 2) {
+        Some(42) => (false, int(4, 4)),
+        Some(43) => (true, int(8, 8)),
+        _ => return Ok(()),
+    };
+    let Some(mut at) = first_ifd.and_then(|o| usize::try_from(o).ok()) else {
+        return Ok(());
+    };
+    let (count_len, field_len) = if big { (8, 8) } else { (4, 4) };
+    let Some(entries) = int(at, if big { 8 } else { 2 }) else {
+        return Ok(());
+    };
+    at += if big { 8 } else { 2 };
+    // Every entry takes at least 12 bytes, so this loop is bounded by the
+    // payload, whatever `entries` claims.
+    for _ in 0..entries {
+        let (Some(tag), Some(kind)) = (int(at, 2), int(at + 2, 2)) else {
+            return Ok(());
+        };
+        let Some(size) = tiff_type_size(kind) else {
+            // The crate skips an entry of unknown type, 8 bytes after its
+            // tag and type, in both layouts.
+            at += 4 + 8;
+            continue;
+        };
+        let (Some(count), Some(field)) =
+            (int(at + 4, count_len), int(at + 4 + count_len, field_len))
+        else {
+            return Ok(());
+        };
+        at += 4 + count_len + field_len;
+        let refuse = |what: &str| {
+            Err(FrameError::BadTiff(format!(
+                "tag {tag} claims {count} values of {size} bytes, {what}"
+            )))
+        };
+        if count > MAX_TIFF_TAG_VALUES {
+            return refuse(&format!("over the limit of {MAX_TIFF_TAG_VALUES}"));
+        }
+        let bytes = count * size;
+        if bytes > field_len as u64 && field.saturating_add(bytes) > payload.len() as u64 {
+            return refuse("past the end of the payload");
+        }
+    }
+    Ok(())
+}
+
+/// The bytes one value of a TIFF field type takes; `None` for a type the
+/// `tiff` crate does not know (and skips).
+fn tiff_type_size(kind: u64) -> Option<u64> {
+    match kind {
+        1 | 2 | 6 | 7 => Some(1),
+        3 | 8 => Some(2),
+        4 | 9 | 11 | 13 => Some(4),
+        5 | 10 | 12 | 16..=18 => Some(8),
+        _ => None,
+    }
 }
 
 /// Decodes a 16-bit greyscale PNG.
@@ -63,7 +157,7 @@ pub(super) fn decode_png(payload: &[u8], limits: &FrameLimits) -> Result<Frame, 
 
 /// Decodes a 16-bit greyscale TIFF (the first image if there are several).
 pub(super) fn decode_tiff(payload: &[u8], limits: &FrameLimits) -> Result<Frame, FrameError> {
-    let mut decoder = TiffDecoder::new(Cursor::new(payload)).map_err(|e| Codec::Tiff.error(e))?;
+    let mut decoder = tiff_decoder(payload)?;
     let (width, height) = decoder.dimensions();
     let count = check_size(width, height, limits)?;
     decoder

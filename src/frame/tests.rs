@@ -605,6 +605,89 @@ fn tiff_that_is_not_16_bit_grey_is_not_grey16() {
     );
 }
 
+/// Found by the `frame` fuzz target (`-malloc_limit_mb=64`): a 146-byte
+/// TIFF whose ImageLength tag claims 3 276 801 SLONG8 values made the `tiff`
+/// crate reserve 100 MiB while `TiffDecoder::new` read the directory, before
+/// our decoder limits could be set.
+const TIFF_TAG_CLAIMING_3M_VALUES: [u8; 146] = [
+    0x49, 0x49, 0x2a, 0x00, 0x20, 0x00, 0x00, 0x00, 0x48, 0x71, 0x7a, 0x71, 0xac, 0x71, 0x00, 0x15,
+    0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x16, 0x01, 0x73, 0x6e, 0x73,
+    0x09, 0x00, 0x00, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x01, 0x01,
+    0x11, 0x00, 0x01, 0x00, 0x32, 0x00, 0xfd, 0xff, 0xff, 0xff, 0xfc, 0x01, 0x03, 0x00, 0x01, 0x00,
+    0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x03, 0x01, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x00,
+    0x00, 0x00, 0x06, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x11, 0x01,
+    0x04, 0x00, 0x01, 0x00, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, 0x16, 0x01, 0x73, 0x6e, 0x73, 0x09,
+    0x00, 0x00, 0x01, 0x03, 0x00, 0x00, 0x16, 0x01, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x03, 0x00,
+    0x00, 0x00, 0x17, 0x01, 0x04, 0x00, 0x00, 0xff, 0xf7, 0x00, 0x18, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00,
+];
+
+#[test]
+fn tiff_tag_claiming_millions_of_values_is_refused_before_the_tiff_crate_allocates() {
+    let payload = &TIFF_TAG_CLAIMING_3M_VALUES[..];
+    let expected = FrameError::BadTiff(
+        "tag 257 claims 3276801 values of 8 bytes, over the limit of 65536".into(),
+    );
+    assert_eq!(probe(payload).unwrap_err(), expected);
+    assert_eq!(decode_default(payload).unwrap_err(), expected);
+}
+
+/// A little-endian classic TIFF header, a one-entry first directory right
+/// after it (`tag`, `kind`, `count`, `field`) and 16 bytes of padding: 42
+/// bytes, over the 32 that any frame needs.
+fn tiff_with_one_tag(tag: u16, kind: u16, count: u32, field: u32) -> Vec<u8> {
+    let mut t = b"II*\0".to_vec();
+    t.extend_from_slice(&8u32.to_le_bytes());
+    t.extend_from_slice(&1u16.to_le_bytes());
+    t.extend_from_slice(&tag.to_le_bytes());
+    t.extend_from_slice(&kind.to_le_bytes());
+    t.extend_from_slice(&count.to_le_bytes());
+    t.extend_from_slice(&field.to_le_bytes());
+    t.extend_from_slice(&0u32.to_le_bytes());
+    t.extend_from_slice(&[0; 16]);
+    t
+}
+
+#[test]
+fn tiff_tags_claiming_huge_or_out_of_payload_values_are_clean_errors() {
+    // An ASCII ImageDescription of 200 MB: the crate would zero that much.
+    let ascii = tiff_with_one_tag(270, 2, 200_000_000, 8);
+    let err = decode_default(&ascii).unwrap_err();
+    assert!(
+        matches!(&err, FrameError::BadTiff(m) if m.contains("over the limit of 65536")),
+        "{err}"
+    );
+    // Within the count limit but not within the 42-byte payload.
+    let outside = tiff_with_one_tag(273, 4, 1000, 8);
+    let err = probe(&outside).unwrap_err();
+    assert!(
+        matches!(&err, FrameError::BadTiff(m) if m.contains("past the end of the payload")),
+        "{err}"
+    );
+    // An offset near u32::MAX does not wrap around.
+    let wrapping = tiff_with_one_tag(273, 4, 2, u32::MAX - 3);
+    assert!(matches!(probe(&wrapping), Err(FrameError::BadTiff(m)) if m.contains("past the end")));
+    // A value that fits in its entry needs no room in the payload: the
+    // directory passes and the crate reports what is really missing.
+    let inline = tiff_with_one_tag(256, 3, 2, 0x0001_0001);
+    let err = decode_default(&inline).unwrap_err();
+    assert!(!err.to_string().contains("claims"), "{err}");
+}
+
+#[test]
+fn multi_strip_tiffs_still_pass_the_directory_check() {
+    // 64 × 300 16-bit pixels are 38 400 bytes, which the `image` encoder
+    // cuts into several strips (so StripOffsets holds several values stored
+    // outside its entry). The test frame is checked by the probe test.
+    let pixels = random_pixels(300, 64, 11);
+    let mut out = Cursor::new(Vec::new());
+    let samples: Vec<u8> = pixels.iter().flat_map(|p| p.to_ne_bytes()).collect();
+    TiffEncoder::new(&mut out)
+        .write_image(&samples, 64, 300, ExtendedColorType::L16)
+        .unwrap();
+    assert_eq!(decode_default(out.get_ref()).unwrap().pixels, pixels);
+}
+
 #[test]
 fn every_reason_is_distinct_snake_case() {
     let errors = [

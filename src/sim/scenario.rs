@@ -427,15 +427,17 @@ impl Scenario {
         cameras: Option<&HashSet<String>>,
     ) -> Result<Self, Vec<Diagnostic>> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![Diagnostic {
-                file: file.clone(),
-                line: 0,
-                column: 0,
-                key_path: String::new(),
-                message: format!("cannot read: {e}"),
-            }]
-        })?;
+        // Scenario files are TOML like the config, and capped alike.
+        let text =
+            crate::capped::read_to_string(path, crate::config::MAX_CONFIG_BYTES).map_err(|e| {
+                vec![Diagnostic {
+                    file: file.clone(),
+                    line: 0,
+                    column: 0,
+                    key_path: String::new(),
+                    message: format!("cannot read: {e}"),
+                }]
+            })?;
         Self::parse_checked(&file, &text, devices, cameras)
     }
 }

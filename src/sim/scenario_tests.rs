@@ -218,3 +218,15 @@ fn weather_events_and_climbs_are_checked_with_their_place() {
     assert!(object("person", "-1.0").contains("climb_s: must be 0 to 600"));
     assert_eq!(object("crawler", "0.0"), "");
 }
+
+#[cfg(unix)]
+#[test]
+fn an_endless_scenario_file_is_refused_not_read_forever() {
+    let p = Scenario::load(Path::new("/dev/zero"), &devices()).expect_err("/dev/zero loaded");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].message.contains("over the limit of 1048576 bytes"),
+        "{}",
+        p[0]
+    );
+}

@@ -62,6 +62,10 @@ pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// or two positions at a pole, and far below any real leg.
 const MIN_LEG_M: f64 = 1e-6;
 
+/// The largest wall file [`Wall::load`] reads (a wall of a few hundred
+/// thousand vertices); a wrong path must not be read to its end.
+pub const MAX_WALL_FILE_BYTES: u64 = 16 << 20;
+
 // `geo::Haversine` must measure on the same sphere.
 const _: () = assert!(Haversine.radius() == EARTH_RADIUS_M);
 
@@ -283,7 +287,8 @@ impl Wall {
             path: path.to_owned(),
             error: Box::new(error),
         };
-        let text = std::fs::read_to_string(path).map_err(|e| in_file(WallError::Read(e)))?;
+        let text = crate::capped::read_to_string(path, MAX_WALL_FILE_BYTES)
+            .map_err(|e| in_file(WallError::Read(e)))?;
         Wall::from_geojson_str(&text, segment_length_m).map_err(in_file)
     }
 
