@@ -110,9 +110,15 @@ impl AlertSink {
     /// Commits the batch's alerts, then hands everything to the publisher
     /// in order. False if the publisher is gone.
     async fn handle(&mut self, batch: Vec<Output>) -> bool {
+        /// One output, in the batch's order: an alert (the next of
+        /// `alerts`) or a segment state.
+        enum Item {
+            Alert,
+            State(String, Vec<u8>),
+        }
         let now = self.shared.clock.now();
         let mut alerts: Vec<(AlertMessage, String, String)> = Vec::new();
-        let mut order: Vec<Result<usize, (String, Vec<u8>)>> = Vec::new();
+        let mut order: Vec<Item> = Vec::new();
         for out in batch {
             match out {
                 Output::Alert(mut msg) => {
@@ -121,7 +127,7 @@ impl AlertSink {
                     match serde_json::to_string(&msg) {
                         Ok(json) => {
                             let topic = self.topics.alert(&msg.segment_id);
-                            order.push(Ok(alerts.len()));
+                            order.push(Item::Alert);
                             alerts.push((msg, topic, json));
                         }
                         // Cannot happen with these types; say so loudly if it does.
@@ -131,7 +137,7 @@ impl AlertSink {
                 Output::Segment(seg, state) => {
                     let topic = self.topics.segment_state(&seg.to_string());
                     match serde_json::to_vec(&state) {
-                        Ok(body) => order.push(Err((topic, body))),
+                        Ok(body) => order.push(Item::State(topic, body)),
                         Err(e) => {
                             error!(segment = %seg, error = %e, "segment state could not be serialised")
                         }
@@ -140,11 +146,11 @@ impl AlertSink {
             }
         }
         let seqs = self.commit(&alerts).await;
-        let mut alerts = alerts.into_iter().map(Some).collect::<Vec<_>>();
+        let mut committed = alerts.into_iter().enumerate();
         for item in order {
             let msg = match item {
-                Ok(i) => {
-                    let Some((msg, topic, json)) = alerts[i].take() else {
+                Item::Alert => {
+                    let Some((i, (msg, topic, json))) = committed.next() else {
                         continue;
                     };
                     self.shared
@@ -157,7 +163,7 @@ impl AlertSink {
                         payload: Bytes::from(json.into_bytes()),
                     })
                 }
-                Err((topic, body)) => ToPublish::State {
+                Item::State(topic, body) => ToPublish::State {
                     topic,
                     payload: Bytes::from(body),
                 },
