@@ -125,7 +125,12 @@ fn load(
 
 /// `truth` and `offline`: print to stdout.
 fn offline(args: &Offline, truth_only: bool) -> anyhow::Result<()> {
-    let (loaded, scenario) = load(&args.config, &args.scenario, args.seed, args.keys.as_deref())?;
+    let (loaded, scenario) = load(
+        &args.config,
+        &args.scenario,
+        args.seed,
+        args.keys.as_deref(),
+    )?;
     let sim = OfflineSim::new(&loaded.config, std::sync::Arc::new(loaded.wall), scenario)
         .context("cannot prepare the scenario")?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -239,7 +239,8 @@ pub fn verify(key: &Key, line: &[u8], tag: Option<&[u8; TAG_LEN]>) -> Result<(),
     let covered = line.get(1..end).ok_or(AuthError::BadMac)?;
     let mut mac = key.mac();
     mac.update(covered);
-    mac.verify_truncated_left(tag).map_err(|_| AuthError::BadMac)
+    mac.verify_truncated_left(tag)
+        .map_err(|_| AuthError::BadMac)
 }
 
 fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {

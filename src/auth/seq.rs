@@ -198,7 +198,9 @@ impl Suspicion {
             if !d.open {
                 continue;
             }
-            let quiet = d.last_rejected.is_none_or(|t| now.since(t) >= cfg.clear_after);
+            let quiet = d
+                .last_rejected
+                .is_none_or(|t| now.since(t) >= cfg.clear_after);
             if quiet {
                 let tamper = d.device_tamper;
                 *d = Device {

@@ -58,7 +58,10 @@ fn a_flipped_bit_a_missing_tag_or_another_key_is_refused() {
         rms_mg: 850.0,
         peak_mg: 2400.0,
     };
-    assert_eq!(check(body.encode().as_bytes(), &key), Err(AuthError::BadMac));
+    assert_eq!(
+        check(body.encode().as_bytes(), &key),
+        Err(AuthError::BadMac)
+    );
     let plain = b"$RPFZ,fence-c07,42,3,850,2400*1E\r\n";
     assert_eq!(check(plain, &key), Err(AuthError::MissingMac));
     assert_eq!(AuthError::MissingMac.reason(), "missing_mac");
@@ -112,7 +115,15 @@ fn a_burst_of_rejections_is_reported_once_updated_rate_limited_and_cleared_when_
     let mut reports = Vec::new();
     for i in 0..1000u64 {
         let now = Timestamp(t(100).0 + i as i64);
-        reports.extend(s.on_reject("d", if i % 2 == 0 { "bad_mac" } else { "replayed_seq" }, now));
+        reports.extend(s.on_reject(
+            "d",
+            if i % 2 == 0 {
+                "bad_mac"
+            } else {
+                "replayed_seq"
+            },
+            now,
+        ));
     }
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(
@@ -158,9 +169,17 @@ fn key_file_parses_and_refuses_with_the_line_and_never_the_key() {
         (format!("\nfence-a = \"{short}\"\n"), 2, "not 64 hex digits"),
         (format!("fence-a = {SPEC_HEX}\n"), 1, "expected"),
         ("a = \"x\"\nno equals sign\n".into(), 1, "not 64 hex"),
-        (format!("ok = \"{SPEC_HEX}\"\nno equals sign\n"), 2, "expected"),
+        (
+            format!("ok = \"{SPEC_HEX}\"\nno equals sign\n"),
+            2,
+            "expected",
+        ),
         (format!("bad id! = \"{SPEC_HEX}\"\n"), 1, "device id"),
-        (format!("a = \"{SPEC_HEX}\"\na = \"{SPEC_HEX}\"\n"), 2, "has a key already"),
+        (
+            format!("a = \"{SPEC_HEX}\"\na = \"{SPEC_HEX}\"\n"),
+            2,
+            "has a key already",
+        ),
     ] {
         let (l, message) = Keys::parse(&text).unwrap_err();
         assert_eq!(l, line, "{text}: {message}");
@@ -272,7 +291,10 @@ fn the_engine_refuses_a_keyed_devices_replayed_seq_across_a_restart_and_wraps() 
         e.on_sentence(&hb("fence-a", 9), t(1)).unwrap_err().reason(),
         "replayed_seq"
     );
-    assert!(e.on_sentence(&hb("fence-a", u32::MAX), t(2)).is_err(), "half-way and beyond: older");
+    assert!(
+        e.on_sentence(&hb("fence-a", u32::MAX), t(2)).is_err(),
+        "half-way and beyond: older"
+    );
     // Unkeyed devices keep working as before: any seq, repeats counted only.
     for _ in 0..3 {
         assert!(e.on_sentence(&hb("trench-a", 5), t(2)).is_ok());
@@ -316,8 +338,19 @@ fn a_flood_of_forgeries_raises_one_tamper_which_clears_on_the_devices_clear() {
     }
     let tamper = tampers(&outs);
     assert_eq!(tamper[0].0, AlertState::Raised);
-    assert!(tamper[0].1.contains("substitution suspected: 5 rejected sentences (bad_mac 5)"), "{tamper:?}");
-    assert_eq!(tamper.iter().filter(|(s, _)| *s == AlertState::Raised).count(), 1);
+    assert!(
+        tamper[0]
+            .1
+            .contains("substitution suspected: 5 rejected sentences (bad_mac 5)"),
+        "{tamper:?}"
+    );
+    assert_eq!(
+        tamper
+            .iter()
+            .filter(|(s, _)| *s == AlertState::Raised)
+            .count(),
+        1
+    );
     assert!(tamper.len() <= 2, "{tamper:?}");
     let clear = Sentence {
         body: Body::Tamper {
@@ -326,5 +359,8 @@ fn a_flood_of_forgeries_raises_one_tamper_which_clears_on_the_devices_clear() {
         ..hb("fence-a", 1)
     };
     let outs = e.on_sentence(&clear, t(21)).unwrap();
-    assert_eq!(tampers(&outs).first().map(|t| t.0), Some(AlertState::Cleared));
+    assert_eq!(
+        tampers(&outs).first().map(|t| t.0),
+        Some(AlertState::Cleared)
+    );
 }

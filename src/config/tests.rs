@@ -187,13 +187,20 @@ fn the_key_file_is_read_relative_to_the_config_and_must_name_configured_devices(
         Err(p) => p.iter().map(ToString::to_string).collect::<Vec<_>>(),
     };
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].contains("t.toml:3:") && problems[0].contains("`nobody`, which is not configured"), "{problems:?}");
+    assert!(
+        problems[0].contains("t.toml:3:")
+            && problems[0].contains("`nobody`, which is not configured"),
+        "{problems:?}"
+    );
     assert!(!problems[0].contains(&hex));
     std::fs::write(&keys, format!("f1 = \"{hex}\"\n")).unwrap();
     let (config, _) = load_str("t.toml", &text, dir.path()).expect("loads");
     assert_eq!(config.auth.keys.devices().collect::<Vec<_>>(), ["f1"]);
     assert_eq!(config.auth.keys_file, Some(keys.clone()));
-    assert!(!format!("{config:?}").contains(&hex), "Debug of the config shows no key");
+    assert!(
+        !format!("{config:?}").contains(&hex),
+        "Debug of the config shows no key"
+    );
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
     let problems = match load_str("t.toml", &text, dir.path()) {
         Ok(_) => panic!("mode 0644 is refused"),

@@ -272,7 +272,9 @@ fn a_version_1_store_opens_and_gains_device_seqs_which_survive_a_reopen() {
     store
         .save_device_seqs(&[("fence-a".into(), 7), ("trench-a".into(), u32::MAX)], at)
         .unwrap();
-    store.save_device_seqs(&[("fence-a".into(), 8)], at).unwrap();
+    store
+        .save_device_seqs(&[("fence-a".into(), 8)], at)
+        .unwrap();
     drop(store);
     let store = Store::open(dir.path()).unwrap();
     let version: i64 = store

@@ -131,15 +131,17 @@ async fn keyed_devices_alert_over_mqtt_and_serial_and_replays_are_rejected_even_
         .await;
     pty.send(climb.as_bytes());
     pty.send(sentence("RPFZ,fence-s1,9,2,900,2500").as_bytes());
-    daemon
-        .wait_log("reason=\"missing_mac\"", 1, WAIT)
-        .await;
+    daemon.wait_log("reason=\"missing_mac\"", 1, WAIT).await;
     daemon.wait_log("reason=\"replayed_seq\"", 1, WAIT).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let log_path = daemon.log.clone();
     assert!(daemon.stop().success());
     let log = std::fs::read_to_string(log_path).unwrap();
-    assert_eq!(final_counter(&log, "rejected.replayed_seq"), 4, "vector, steps, 2 climbs");
+    assert_eq!(
+        final_counter(&log, "rejected.replayed_seq"),
+        4,
+        "vector, steps, 2 climbs"
+    );
     assert_eq!(final_counter(&log, "rejected.missing_mac"), 1);
     assert_eq!(final_counter(&log, "rejected.bad_mac"), 0);
 
@@ -147,9 +149,7 @@ async fn keyed_devices_alert_over_mqtt_and_serial_and_replays_are_rejected_even_
     // newer signed sentence is taken.
     let daemon = Daemon::start(dir.path(), &config);
     daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
-    daemon
-        .wait_log("seqs_restored=3", 1, WAIT)
-        .await;
+    daemon.wait_log("seqs_restored=3", 1, WAIT).await;
     w.publish("rampart/v1/sensor/fence-c07", VECTOR.as_bytes())
         .await;
     w.publish(
@@ -184,14 +184,25 @@ async fn a_flood_of_forged_sentences_raises_exactly_one_tamper_alert() {
     let started = std::time::Instant::now();
     for batch in 0..20 {
         let msg: String = (0..50)
-            .map(|i| signed(wrong, &format!("RPGS,trench-m1,{},0,4000", batch * 50 + i + 1)))
+            .map(|i| {
+                signed(
+                    wrong,
+                    &format!("RPGS,trench-m1,{},0,4000", batch * 50 + i + 1),
+                )
+            })
             .collect();
-        w.publish("rampart/v1/sensor/trench-m1", msg.as_bytes()).await;
+        w.publish("rampart/v1/sensor/trench-m1", msg.as_bytes())
+            .await;
     }
     let raised = w
-        .alert(WAIT, "the tamper alert", |v| is_tamper(v) && v["state"] == "raised")
+        .alert(WAIT, "the tamper alert", |v| {
+            is_tamper(v) && v["state"] == "raised"
+        })
         .await;
-    eprintln!("tamper raised {:?} after the first forgery", started.elapsed());
+    eprintln!(
+        "tamper raised {:?} after the first forgery",
+        started.elapsed()
+    );
     assert_eq!(raised["segment_id"], "S250");
     assert!(
         raised["summary"]
@@ -207,7 +218,11 @@ async fn a_flood_of_forged_sentences_raises_exactly_one_tamper_alert() {
     assert!(daemon.stop().success());
     let log = std::fs::read_to_string(log_path).unwrap();
     assert_eq!(final_counter(&log, "rejected.bad_mac"), 1000);
-    assert_eq!(final_counter(&log, "engine.sentences"), 0, "no forgery reached the rules");
+    assert_eq!(
+        final_counter(&log, "engine.sentences"),
+        0,
+        "no forgery reached the rules"
+    );
     w.drain(Duration::from_millis(500)).await;
     let tampers: Vec<Value> = w_alerts(&w).into_iter().filter(is_tamper).collect();
     let raised_count = tampers.iter().filter(|v| v["state"] == "raised").count();
@@ -218,8 +233,10 @@ async fn a_flood_of_forged_sentences_raises_exactly_one_tamper_alert() {
     );
     assert!(tampers.iter().all(|v| v["id"] == raised["id"]));
     assert!(
-        tampers.iter().any(|v| v["summary"].as_str().unwrap().contains("1000 rejected")
-            || v["evidence"].to_string().contains("1000 rejected")),
+        tampers
+            .iter()
+            .any(|v| v["summary"].as_str().unwrap().contains("1000 rejected")
+                || v["evidence"].to_string().contains("1000 rejected")),
         "the count is updated: {tampers:#?}"
     );
 }
@@ -255,7 +272,10 @@ async fn no_key_appears_in_the_log_at_trace_level() {
     let log_path = daemon.log.clone();
     assert!(daemon.stop().success());
     let log = std::fs::read_to_string(log_path).unwrap();
-    assert!(log.contains("sentence authentication on") && log.contains("bad_mac"), "{log}");
+    assert!(
+        log.contains("sentence authentication on") && log.contains("bad_mac"),
+        "{log}"
+    );
     for hex in [SPEC_HEX, TEST_HEX] {
         for k in [hex.to_owned(), hex.to_uppercase()] {
             assert!(!log.contains(&k), "a key is in the log");
