@@ -283,3 +283,117 @@ async fn no_key_appears_in_the_log_at_trace_level() {
     }
     drop(pty);
 }
+
+const SIM_SCENARIO: &str = r#"
+seed = 3
+duration = "12s"
+report_interval = "250ms"
+heartbeat_interval = "1s"
+serial = ["fence-s1"]
+
+[[events]]
+at = "1s"
+kind = "intrusion"
+chainage_m = 12300.0
+duration = "4s"
+
+[[events]]
+at = "1s"
+kind = "intrusion"
+chainage_m = 250500.0
+duration = "4s"
+"#;
+
+/// The simulator signs for the keyed devices (the config's key file), over
+/// a pseudo-terminal and MQTT: the daemon alerts and rejects nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_signs_a_keyed_deployment_end_to_end() {
+    use rampart::sim::scenario::Scenario;
+    use rampart::sim::{pty_link, SimOptions, Simulator};
+    let Some(broker) = Mosquitto::start("the_simulator_signs_a_keyed_deployment") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pty_dir = dir.path().join("tty");
+    let text = keyed_config(dir.path(), broker.port, &pty_link(&pty_dir, "fence-s1"), "");
+    let (config, _wall) =
+        rampart::config::load_str("test", &text, dir.path()).expect("valid config");
+    assert_eq!(config.auth.keys.devices().count(), 3);
+    let devices = ["fence-s1", "trench-m1", "fence-quiet", "fence-c07"]
+        .map(String::from)
+        .into();
+    let scenario = Scenario::parse("scenario", SIM_SCENARIO, &devices).expect("valid scenario");
+    let sim = Simulator::new(
+        &config,
+        scenario,
+        SimOptions {
+            pty_dir: pty_dir.clone(),
+            truth: None,
+        },
+    )
+    .unwrap();
+    let daemon = Daemon::start(dir.path(), &text);
+    let mut w = Watcher::start(broker.port, &["rampart/v1/alert/+"]).await;
+    daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sim_task = tokio::spawn(sim.run(stop_rx));
+    for segment in ["S012", "S250"] {
+        w.alert(WAIT, &format!("intrusion at {segment}"), |v| {
+            v["kind"] == "intrusion" && v["segment_id"] == segment
+        })
+        .await;
+    }
+    sim_task.abort();
+    let log_path = daemon.log.clone();
+    assert!(daemon.stop().success());
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(final_counter(&log, "engine.sentences") > 20, "{log}");
+    for reason in ["missing_mac", "bad_mac", "replayed_seq"] {
+        assert_eq!(
+            final_counter(&log, &format!("rejected.{reason}")),
+            0,
+            "{log}"
+        );
+    }
+    assert!(!w.seen.iter().any(|r| is_tamper(&r.json())));
+}
+
+/// `check-config` and `run` refuse a key file group or others may read.
+#[test]
+fn a_key_file_others_can_read_stops_check_config_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = keyed_config(dir.path(), 1, &dir.path().join("tty/x"), "");
+    let config = dir.path().join("rampart.toml");
+    std::fs::write(&config, &text).unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for cmd in [&["check-config"][..], &["run", "--config"][..]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+            .args(cmd)
+            .arg(&config)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{cmd:?}: {text}");
+        assert!(
+            text.contains(&keys.display().to_string()) && text.contains("chmod 600"),
+            "{cmd:?}: {text}"
+        );
+        assert!(!text.contains(TEST_HEX) && !text.contains(SPEC_HEX));
+    }
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
