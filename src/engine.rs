@@ -9,6 +9,13 @@
 //! to the cameras ([`Engine::camera_settings`]). [`Engine::reconfigure`]
 //! takes a whole new config in the same way (hot reload).
 //!
+//! For keyed devices (`[auth]`) the engine refuses a sentence whose seq is
+//! not newer than the device's last accepted one (`replayed_seq`), whatever
+//! source it came on, and turns a burst of authentication rejections into
+//! one tamper incident (see [`crate::auth::seq`]). The last accepted seqs
+//! are handed out for saving ([`Engine::take_seq_changes`]) and taken back
+//! after a restart ([`Engine::restore_seqs`]).
+//!
 //! After a restart, [`Engine::resume`] adopts the incidents the previous
 //! run left open, so that they continue with their ids and revisions.
 
@@ -16,14 +23,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::alert::{AlertKind, AlertMessage};
+use crate::auth::seq::{SeqGuard, Suspected, Suspicion, SuspicionConfig};
 use crate::camera::CameraSettings;
 use crate::config::Config;
 use crate::evidence::Evidence;
+use crate::evidence::EvidenceKind;
 use crate::incident::fusion::Fusion;
 use crate::incident::{FusionStats, IncidentBook, Output, ResumeReport, Timing};
 use crate::layout::Layout;
-use crate::rules::{Carried, Finding, Reject, Rules, SeqStats};
-use crate::sentence::Sentence;
+use crate::rules::{device_evidence, Carried, Finding, Reject, Rules, SeqStats};
+use crate::sentence::{Body, Sentence, TamperKind};
 use crate::time::Timestamp;
 use crate::wall::Wall;
 
@@ -71,6 +80,10 @@ pub struct Engine {
     /// camera covers), never for thresholds: a profile change leaves it as
     /// it is.
     book: IncidentBook,
+    /// The last accepted seq of every keyed device.
+    seqs: SeqGuard,
+    /// Bursts of authentication rejections.
+    suspicion: Suspicion,
 }
 
 impl Engine {
@@ -94,7 +107,58 @@ impl Engine {
             layout,
             profile,
             profile_change: None,
+            seqs: SeqGuard::default(),
+            suspicion: Suspicion::new(suspicion_config(config)),
         }
+    }
+
+    /// Takes the last accepted seqs a previous run saved (call before the
+    /// first sentence).
+    pub fn restore_seqs(&mut self, saved: impl IntoIterator<Item = (String, u32)>) {
+        self.seqs.restore(saved);
+    }
+
+    /// The keyed devices whose last accepted seq changed since the last
+    /// call, with it: what to save.
+    pub fn take_seq_changes(&mut self) -> Vec<(String, u32)> {
+        self.seqs.take_changes()
+    }
+
+    /// A sentence of `device` was rejected for `reason` at `now` (by a
+    /// source's MAC check, or by this engine's seq check). For a keyed
+    /// device an authentication reason counts towards suspected
+    /// substitution; anything else is ignored here.
+    pub fn on_auth_rejection(&mut self, device: &str, reason: &str, now: Timestamp) -> Vec<Output> {
+        let reason: &'static str = match reason {
+            "missing_mac" => "missing_mac",
+            "bad_mac" => "bad_mac",
+            "replayed_seq" => "replayed_seq",
+            _ => return Vec::new(),
+        };
+        if self.config.auth.keys.get(device).is_none() {
+            return Vec::new();
+        }
+        match self.suspicion.on_reject(device, reason, now) {
+            Some(s) => self.apply_suspected(vec![s], now),
+            None => Vec::new(),
+        }
+    }
+
+    fn apply_suspected(&mut self, list: Vec<Suspected>, now: Timestamp) -> Vec<Output> {
+        let findings = list
+            .into_iter()
+            .filter_map(|s| match s {
+                Suspected::Report { device, detail } => {
+                    let spec = self.layout.device(&device)?;
+                    Some(Finding::Substitution {
+                        evidence: device_evidence(spec, EvidenceKind::Tamper, now, &detail),
+                        device,
+                    })
+                }
+                Suspected::Over { device } => Some(Finding::TamperCleared { device, at: now }),
+            })
+            .collect();
+        self.apply(findings, now)
     }
 
     /// Adopts the incidents a previous run left open, from the latest
@@ -149,7 +213,25 @@ impl Engine {
     }
 
     /// Applies a sentence received at `now`.
+    ///
+    /// A keyed device's sentence must be newer than its last accepted one
+    /// ([`Reject::ReplayedSeq`]); its MAC was checked by the source.
     pub fn on_sentence(&mut self, s: &Sentence, now: Timestamp) -> Result<Vec<Output>, Reject> {
+        if self.config.auth.keys.get(&s.device).is_some() {
+            if let Err(last) = self.seqs.check(&s.device, s.seq) {
+                return Err(Reject::ReplayedSeq {
+                    device: s.device.clone(),
+                    seq: s.seq,
+                    last,
+                });
+            }
+            // Authentic and fresh: taken even if the rules refuse it.
+            self.seqs.accept(&s.device, s.seq);
+            if let Body::Tamper { kind } = s.body {
+                self.suspicion
+                    .on_device_tamper(&s.device, kind != TamperKind::Clear);
+            }
+        }
         let findings = self.rules.on_sentence(s, now)?;
         Ok(self.apply(findings, now))
     }
@@ -186,6 +268,8 @@ impl Engine {
         }
         let findings = self.rules.on_tick(now);
         let mut out = self.apply(findings, now);
+        let suspected = self.suspicion.on_tick(now);
+        out.extend(self.apply_suspected(suspected, now));
         out.extend(self.book.on_tick(now));
         out
     }
@@ -255,6 +339,13 @@ impl Engine {
         if config.instance != self.config.instance {
             return Err(ReconfigureError::NeedsRestart("instance"));
         }
+        // The sources check MACs with the keys read at start-up.
+        if config.auth.keys_file != self.config.auth.keys_file
+            || config.auth.keys != self.config.auth.keys
+        {
+            return Err(ReconfigureError::NeedsRestart("auth.keys_file"));
+        }
+        self.suspicion.set_config(suspicion_config(config));
         // Cameras no longer configured: end their low-contrast marks.
         let gone: Vec<String> = self
             .config
@@ -322,6 +413,15 @@ impl Engine {
     /// Open incidents.
     pub fn open_incidents(&self) -> usize {
         self.book.open_count()
+    }
+}
+
+fn suspicion_config(config: &Config) -> SuspicionConfig {
+    SuspicionConfig {
+        burst_count: config.auth.burst_count,
+        burst_window: config.auth.burst_window,
+        clear_after: config.auth.clear_after,
+        update_interval: config.detection.min_update_interval,
     }
 }
 

@@ -14,6 +14,7 @@
 
 pub mod alert;
 pub mod app;
+pub mod auth;
 pub mod broker;
 pub mod camera;
 mod capped;

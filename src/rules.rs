@@ -40,6 +40,10 @@ pub enum Finding {
         kind: TamperKind,
         evidence: Evidence,
     },
+    /// A burst of rejected (unauthenticated or replayed) sentences of a
+    /// keyed controller: someone else may be speaking for it. Joins the
+    /// device's tamper incident.
+    Substitution { device: String, evidence: Evidence },
     /// The controller reports its tamper condition is over.
     TamperCleared { device: String, at: Timestamp },
     /// A heartbeat said `FAULT`.
@@ -93,6 +97,8 @@ pub enum Reject {
         kind: &'static str,
         device_kind: &'static str,
     },
+    #[error("device `{device}` sent seq {seq}, not newer than its last accepted {last}")]
+    ReplayedSeq { device: String, seq: u32, last: u32 },
 }
 
 impl Reject {
@@ -102,6 +108,7 @@ impl Reject {
             Reject::UnknownDevice(_) => "unknown_device",
             Reject::UnknownChannel { .. } => "unknown_channel",
             Reject::WrongKind { .. } => "wrong_sentence_for_device",
+            Reject::ReplayedSeq { .. } => "replayed_seq",
         }
     }
 }
@@ -614,7 +621,8 @@ fn count_seq(stats: &mut SeqStats, last: Option<u32>, seq: u32) {
     }
 }
 
-fn device_evidence(
+/// Device-level evidence (tamper, offline, fault) placed at the device.
+pub fn device_evidence(
     spec: &DeviceSpec,
     kind: EvidenceKind,
     now: Timestamp,

@@ -50,6 +50,8 @@ pub struct Shared {
     /// Store, broker link and clock, as published on the health topic.
     pub health: Health,
     limiter: LogLimiter,
+    /// The device keys the sources check MACs with (read at start-up).
+    pub keys: std::sync::Arc<crate::auth::Keys>,
     /// When the engine task last ticked, ms after start-up: its pulse, which
     /// the watchdog ([`crate::sdnotify`]) checks.
     engine_pulse_ms: AtomicU64,
@@ -57,11 +59,17 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(clock: Clock) -> Self {
+        Self::with_keys(clock, Default::default())
+    }
+
+    /// Shared state whose sources check MACs with `keys`.
+    pub fn with_keys(clock: Clock, keys: std::sync::Arc<crate::auth::Keys>) -> Self {
         Self {
             clock,
             counters: Counters::default(),
             health: Health::new(clock.now()),
             limiter: LogLimiter::new(REJECT_LOG_INTERVAL),
+            keys,
             engine_pulse_ms: AtomicU64::new(0),
         }
     }

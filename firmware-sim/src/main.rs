@@ -7,6 +7,10 @@
 //! `[[camera]]` (or those the scenario's `cameras` names) publishes
 //! synthetic thermal frames on `<root>/v1/camera/<id>/frame`.
 //!
+//! Controllers with a key sign their sentences (`m=`): the keys come from
+//! the config's `[auth] keys_file`, or from `--keys FILE` (same format),
+//! which replaces them.
+//!
 //! Two subcommands work without real time or a broker:
 //! - `firmware-sim truth SCENARIO [--config C]` prints the scenario's ground
 //!   truth, one JSON object per line (the same lines the live `--truth`
@@ -55,6 +59,11 @@ struct Args {
     /// (object or event) as it begins, as `firmware-sim truth` prints them.
     #[arg(long)]
     truth: Option<PathBuf>,
+    /// Sign the sentences of the devices in this key file (one
+    /// `device = "<64 hex digits>"` per line, mode 0600) instead of those
+    /// of the config's `[auth] keys_file`.
+    #[arg(long)]
+    keys: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -75,14 +84,27 @@ struct Offline {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Sign with the keys of this file instead of the config's.
+    #[arg(long)]
+    keys: Option<PathBuf>,
 }
 
-/// The config and a scenario checked against it.
-fn load(config: &Path, scenario: &Path, seed: Option<u64>) -> anyhow::Result<(Loaded, Scenario)> {
-    let loaded = rampart::config::load(config).map_err(|p| {
+/// The config (with the keys of `keys`, if given) and a scenario checked
+/// against it.
+fn load(
+    config: &Path,
+    scenario: &Path,
+    seed: Option<u64>,
+    keys: Option<&Path>,
+) -> anyhow::Result<(Loaded, Scenario)> {
+    let mut loaded = rampart::config::load(config).map_err(|p| {
         let lines: Vec<String> = p.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("invalid rampart config:\n{}", lines.join("\n"))
     })?;
+    if let Some(file) = keys {
+        let keys = rampart::auth::Keys::load(file)?;
+        loaded.config.auth.keys = std::sync::Arc::new(keys);
+    }
     let devices: HashSet<String> = loaded
         .config
         .fence
@@ -103,7 +125,12 @@ fn load(config: &Path, scenario: &Path, seed: Option<u64>) -> anyhow::Result<(Lo
 
 /// `truth` and `offline`: print to stdout.
 fn offline(args: &Offline, truth_only: bool) -> anyhow::Result<()> {
-    let (loaded, scenario) = load(&args.config, &args.scenario, args.seed)?;
+    let (loaded, scenario) = load(
+        &args.config,
+        &args.scenario,
+        args.seed,
+        args.keys.as_deref(),
+    )?;
     let sim = OfflineSim::new(&loaded.config, std::sync::Arc::new(loaded.wall), scenario)
         .context("cannot prepare the scenario")?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -146,7 +173,12 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let (loaded, scenario) = load(&args.config, &args.scenario, args.seed)?;
+    let (loaded, scenario) = load(
+        &args.config,
+        &args.scenario,
+        args.seed,
+        args.keys.as_deref(),
+    )?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let sim = Simulator::with_wall(

@@ -2,7 +2,9 @@
 //! camera evidence, acknowledgements and reloaded configs come in; alert
 //! messages and segment states go out; a tick every [`TICK`] runs deadlines,
 //! due updates, clears and the profile schedule, and records the engine's
-//! pulse for the systemd watchdog. A new config or profile is
+//! pulse for the systemd watchdog. Each tick also saves the keyed devices'
+//! last accepted seqs that changed (one transaction), and so does the end of
+//! the task: a crash loses at most the last second's. A new config or profile is
 //! swapped in between two inputs, so nothing in flight is lost, and the
 //! cameras get their new settings before their next frame.
 
@@ -19,6 +21,7 @@ use crate::incident::Output;
 use crate::ingest::camera::CameraSlot;
 use crate::ingest::Inbound;
 use crate::runtime::Shared;
+use crate::store::StoreHandle;
 
 /// What the engine task talks to besides its input and output.
 pub struct EngineLinks {
@@ -26,6 +29,25 @@ pub struct EngineLinks {
     pub reloads: mpsc::Receiver<Box<Loaded>>,
     /// Each camera's slot, to hand it new settings.
     pub cameras: HashMap<String, Arc<CameraSlot>>,
+    /// Where the keyed devices' last accepted seqs are saved.
+    pub store: Option<StoreHandle>,
+}
+
+/// Saves the seqs that changed since the last call.
+async fn save_seqs(engine: &mut Engine, store: Option<&StoreHandle>, shared: &Shared) {
+    let changes = engine.take_seq_changes();
+    let Some(store) = store.filter(|_| !changes.is_empty()) else {
+        return;
+    };
+    let at = shared.clock.now();
+    let n = changes.len();
+    match store.call(move |s| s.save_device_seqs(&changes, at)).await {
+        Ok(()) => shared.counters.add("auth.seqs_saved", n as u64),
+        Err(e) => {
+            shared.counters.incr("auth.seq_save_errors");
+            warn!(error = %e, devices = n, "cannot save the devices' last accepted seqs");
+        }
+    }
 }
 
 /// The engine task: sentences and ticks in, outputs out.
@@ -39,6 +61,7 @@ pub async fn run_engine(
     let EngineLinks {
         mut reloads,
         cameras,
+        store,
     } = links;
     let push_camera_settings = |engine: &Engine| {
         for settings in engine.camera_settings() {
@@ -73,9 +96,16 @@ pub async fn run_engine(
                         Err(reject) => {
                             let line = sentence.encode();
                             shared.reject(&source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
-                            continue;
+                            let outs = engine.on_auth_rejection(&sentence.device, reject.reason(), received);
+                            if outs.is_empty() {
+                                continue;
+                            }
+                            outs
                         }
                     }
+                }
+                Some(Inbound::AuthRejected { device, reason, received }) => {
+                    engine.on_auth_rejection(&device, reason, received)
                 }
                 Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
                 Some(Inbound::AnimalsSeen { chainages_m, received, .. }) => {
@@ -117,6 +147,7 @@ pub async fn run_engine(
             },
             _ = tick.tick() => {
                 shared.engine_ticked();
+                save_seqs(&mut engine, store.as_ref(), &shared).await;
                 let (mut lost, mut out_of_order) = (0, 0);
                 for (device, seq) in engine.seq_stats() {
                     shared.counters.set(&format!("seq.lost.{device}"), seq.lost);
@@ -148,6 +179,7 @@ pub async fn run_engine(
     }
     // Last look at deadlines and pending updates before stopping.
     let _ = send_all(engine.on_tick(shared.clock.now())).await;
+    save_seqs(&mut engine, store.as_ref(), &shared).await;
 }
 
 #[cfg(test)]
@@ -180,6 +212,7 @@ mod tests {
             let links = EngineLinks {
                 reloads,
                 cameras: HashMap::new(),
+                store: None,
             };
             let task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
             Self {

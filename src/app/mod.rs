@@ -107,7 +107,7 @@ pub async fn run_with(
             .map_err(StartError::Broker)?;
     }
     let clock = Clock::start();
-    let shared = Arc::new(Shared::new(clock));
+    let shared = Arc::new(Shared::with_keys(clock, config.auth.keys.clone()));
     let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&data_dir))
         .await
@@ -160,6 +160,7 @@ pub async fn run_with(
 
     let wall_for_cameras = wall.clone();
     let mut engine = Engine::new(&config, wall, clock.started(), &id_prefix);
+    restore_device_seqs(&mut engine, &store, &config).await?;
     let closing = resume_open_incidents(&mut engine, &store, &shared).await;
     for msg in closing {
         // Into the sink before anything the engine says.
@@ -179,6 +180,7 @@ pub async fn run_with(
     let links = EngineLinks {
         reloads: reload_rx,
         cameras: slots.clone(),
+        store: Some(store.clone()),
     };
     let engine_task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
     let watcher = start_reload_watcher(
@@ -289,6 +291,29 @@ async fn resume_open_incidents(
                 .map(|m| crate::incident::closing_message(m, &s.reason, now))
         })
         .collect()
+}
+
+/// Hands the engine the keyed devices' last accepted seqs, before any
+/// sentence: the daemon does not start without them when a device is keyed.
+async fn restore_device_seqs(
+    engine: &mut Engine,
+    store: &StoreHandle,
+    config: &crate::config::Config,
+) -> Result<(), StartError> {
+    let saved = store.call(|s| s.device_seqs()).await?;
+    let keyed: Vec<_> = saved
+        .into_iter()
+        .filter(|(d, _)| config.auth.keys.get(d).is_some())
+        .collect();
+    if !config.auth.keys.is_empty() {
+        info!(
+            keyed = config.auth.keys.devices().count(),
+            seqs_restored = keyed.len(),
+            "sentence authentication on"
+        );
+    }
+    engine.restore_seqs(keyed);
+    Ok(())
 }
 
 /// What a recording says about this run.

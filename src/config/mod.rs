@@ -71,6 +71,10 @@ pub struct Config {
     /// The alert store: how long history is kept.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Authenticated sentences: the key file and when rejections make
+    /// substitution suspected. Default: no key file, no device keyed.
+    #[serde(default)]
+    pub auth: AuthConfig,
     /// Detection rules and their default thresholds.
     #[serde(default)]
     pub detection: DetectionConfig,
@@ -167,6 +171,56 @@ fn default_retention() -> Duration {
 }
 fn default_max_messages() -> u64 {
     1_000_000
+}
+
+/// `[auth]`: authenticated sentences (see `SECURITY.md`). The keys
+/// themselves are never in this file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The key file: one `device = "<64 hex digits>"` per line, mode 0600
+    /// (no access for group or others). Relative to the config file's
+    /// directory. Every device it names must be configured. Default: none
+    /// (no device is keyed).
+    #[serde(default)]
+    pub keys_file: Option<PathBuf>,
+    /// This many rejected sentences (`missing_mac`, `bad_mac`,
+    /// `replayed_seq`) of one keyed device within `burst_window` raise a
+    /// `tamper` incident (substitution suspected). Default 5.
+    #[serde(default = "default_burst_count")]
+    pub burst_count: u32,
+    /// See `burst_count`. Default `"10s"`.
+    #[serde(default = "default_burst_window", with = "duration")]
+    pub burst_window: Duration,
+    /// A substitution tamper clears after this long without a rejection
+    /// (or at the device's authenticated `CLEAR`). Default `"5m"`.
+    #[serde(default = "default_auth_clear_after", with = "duration")]
+    pub clear_after: Duration,
+    /// The keys read from `keys_file` when the config was loaded.
+    #[serde(skip)]
+    pub keys: std::sync::Arc<crate::auth::Keys>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            keys_file: None,
+            burst_count: default_burst_count(),
+            burst_window: default_burst_window(),
+            clear_after: default_auth_clear_after(),
+            keys: Default::default(),
+        }
+    }
+}
+
+fn default_burst_count() -> u32 {
+    5
+}
+fn default_burst_window() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_auth_clear_after() -> Duration {
+    Duration::from_secs(300)
 }
 
 /// `[detection]`: timing of incidents and the global default thresholds.
@@ -897,6 +951,9 @@ pub fn load_str(file: &str, text: &str, base: &Path) -> Result<(Config, Wall), V
 fn resolve_paths(mut config: Config, base: &Path) -> Config {
     config.wall = base.join(&config.wall);
     config.data_dir = base.join(&config.data_dir);
+    if let Some(keys) = &mut config.auth.keys_file {
+        *keys = base.join(&*keys);
+    }
     for port in &mut config.serial {
         port.path = base.join(&port.path);
     }

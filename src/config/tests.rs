@@ -200,3 +200,44 @@ fn endless_config_and_wall_files_are_refused_not_read_forever() {
         "{p:?}"
     );
 }
+
+#[test]
+fn the_key_file_is_read_relative_to_the_config_and_must_name_configured_devices() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let wall = wall_dir().join("wall-iraq-syria-approx.geojson");
+    let hex = "ab".repeat(32);
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, format!("f1 = \"{hex}\"\nnobody = \"{hex}\"\n")).unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let text = format!(
+        "wall = \"{}\"\n[auth]\nkeys_file = \"keys.toml\"\n\n[[fence]]\nid = \"f1\"\n\
+         [[fence.zones]]\nzone = 1\nstart_m = 0.0\nend_m = 100.0\n",
+        wall.display()
+    );
+    let problems = match load_str("t.toml", &text, dir.path()) {
+        Ok(_) => panic!("an unknown device in the key file is an error"),
+        Err(p) => p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("t.toml:3:")
+            && problems[0].contains("`nobody`, which is not configured"),
+        "{problems:?}"
+    );
+    assert!(!problems[0].contains(&hex));
+    std::fs::write(&keys, format!("f1 = \"{hex}\"\n")).unwrap();
+    let (config, _) = load_str("t.toml", &text, dir.path()).expect("loads");
+    assert_eq!(config.auth.keys.devices().collect::<Vec<_>>(), ["f1"]);
+    assert_eq!(config.auth.keys_file, Some(keys.clone()));
+    assert!(
+        !format!("{config:?}").contains(&hex),
+        "Debug of the config shows no key"
+    );
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let problems = match load_str("t.toml", &text, dir.path()) {
+        Ok(_) => panic!("mode 0644 is refused"),
+        Err(p) => p.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    };
+    assert!(problems[0].contains("chmod 600"), "{problems:?}");
+}

@@ -33,7 +33,7 @@ fn at(path: &[PathSeg], more: &[PathSeg]) -> Vec<PathSeg> {
 
 /// Validates `config`, loading its wall. Returns the config and the wall, or
 /// every problem found.
-pub fn validate(config: Config, source: &SourceMap) -> Result<(Config, Wall), Vec<Diagnostic>> {
+pub fn validate(mut config: Config, source: &SourceMap) -> Result<(Config, Wall), Vec<Diagnostic>> {
     let mut p = Problems {
         source,
         list: Vec::new(),
@@ -60,6 +60,7 @@ pub fn validate(config: Config, source: &SourceMap) -> Result<(Config, Wall), Ve
         }
     };
     check_mqtt(&config, &mut p);
+    check_auth(&mut config, &mut p);
     check_thresholds(&config, &mut p);
     check_devices(&config, wall.as_ref(), &mut p);
     check_serial(&config, &mut p);
@@ -72,6 +73,40 @@ pub fn validate(config: Config, source: &SourceMap) -> Result<(Config, Wall), Ve
             p.list.sort_by_key(|d| (d.line, d.column));
             Err(p.list)
         }
+    }
+}
+
+/// Reads the key file; every device it names must be configured.
+fn check_auth(config: &mut Config, p: &mut Problems) {
+    let auth = &config.auth;
+    if auth.burst_count == 0 {
+        p.add(&[key("auth"), key("burst_count")], "must be at least 1");
+    }
+    if auth.burst_window.is_zero() {
+        p.add(&[key("auth"), key("burst_window")], "must be longer than 0");
+    }
+    let Some(path) = &auth.keys_file else {
+        return;
+    };
+    let at_file = [key("auth"), key("keys_file")];
+    match crate::auth::Keys::load(path) {
+        Ok(keys) => {
+            for device in keys.devices() {
+                let known = config.fence.iter().any(|f| f.id == device)
+                    || config.trench.iter().any(|t| t.id == device);
+                if !known {
+                    p.add(
+                        &at_file,
+                        format!(
+                            "key file {} names device `{device}`, which is not configured",
+                            path.display()
+                        ),
+                    );
+                }
+            }
+            config.auth.keys = std::sync::Arc::new(keys);
+        }
+        Err(e) => p.add(&at_file, e.to_string()),
     }
 }
 

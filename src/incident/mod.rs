@@ -16,7 +16,9 @@
 //!   once; further evidence at most every `min_update_interval`. An intrusion
 //!   clears after `quiet_period` without evidence.
 //! - Tamper is per device, `critical`, never suppressed or rate-limited when
-//!   its kind changes, and clears only on the controller's `CLEAR`.
+//!   its kind changes, and clears only on the controller's `CLEAR` (or, for
+//!   a suspected substitution, when the engine says the rejections are
+//!   over). A suspected substitution joins the device's tamper incident.
 //! - An operator's acknowledgement is carried in the incident's next message
 //!   (`acked_by`, `acked_at`, published at once); an acknowledged incident is
 //!   not updated again until new evidence raises its priority, which drops
@@ -234,7 +236,8 @@ impl IncidentBook {
             Finding::Intrusion(ev) => self.add_intrusion(ev, now, &mut out),
             Finding::Tamper {
                 device, evidence, ..
-            } => {
+            }
+            | Finding::Substitution { device, evidence } => {
                 self.add_evidence(
                     Key::Tamper(device),
                     AlertKind::Tamper,

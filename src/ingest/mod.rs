@@ -6,6 +6,11 @@
 //! MQTT holds back its acknowledgements): sentences are never dropped for
 //! lack of room. With `--record`, each source also hands its raw input to a
 //! [`Tap`](crate::record::recorder::Tap), which never waits.
+//!
+//! Given keys, the decoder checks the `m=` tag of a keyed device's sentence
+//! on the raw line it received (`missing_mac`, `bad_mac`); the engine
+//! checks its seq, and hears of every authentication rejection
+//! ([`Inbound::AuthRejected`]) to notice a burst.
 
 pub mod camera;
 pub mod mqtt;
@@ -15,6 +20,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::auth::{self, Keys};
 use crate::evidence::Evidence;
 use crate::runtime::Shared;
 use crate::sentence::{self, FramerEvent, LineFramer, Sentence};
@@ -34,6 +40,13 @@ pub enum Inbound {
     Evidence {
         evidence: Evidence,
         source: Arc<str>,
+    },
+    /// A keyed device's sentence failed its MAC check (`missing_mac`,
+    /// `bad_mac`); counted and logged already.
+    AuthRejected {
+        device: String,
+        reason: &'static str,
+        received: Timestamp,
     },
     /// An operator acknowledged an incident.
     Ack { ack: Ack, received: Timestamp },
@@ -111,6 +124,9 @@ pub enum Decoded<'a> {
         message: String,
         /// The line as received (empty for an over-long line, which is not kept).
         line: &'a [u8],
+        /// The keyed device whose sentence failed its MAC check, if that
+        /// was the reason.
+        device: Option<String>,
     },
 }
 
@@ -119,13 +135,21 @@ pub enum Decoded<'a> {
 #[derive(Debug, Default)]
 pub struct LineDecoder {
     framer: LineFramer,
+    keys: Arc<Keys>,
 }
 
 impl LineDecoder {
-    /// A decoder with nothing buffered.
+    /// A decoder with nothing buffered and no keys (every device
+    /// unauthenticated).
     pub fn new() -> Self {
+        Self::with_keys(Arc::default())
+    }
+
+    /// A decoder that checks the MAC of every keyed device's sentence.
+    pub fn with_keys(keys: Arc<Keys>) -> Self {
         Self {
             framer: LineFramer::new(),
+            keys,
         }
     }
 
@@ -140,8 +164,9 @@ impl LineDecoder {
         last: bool,
         mut on: impl FnMut(Decoded<'_>),
     ) {
+        let keys = &*self.keys;
         let mut event = |e: FramerEvent<'_>| {
-            if let Some(d) = check(e, binding) {
+            if let Some(d) = check(e, binding, keys) {
                 on(d);
             }
         };
@@ -158,13 +183,14 @@ impl LineDecoder {
 }
 
 /// Checks one framed line against the codec and the source's binding.
-fn check<'a>(event: FramerEvent<'a>, binding: &Binding<'_>) -> Option<Decoded<'a>> {
+fn check<'a>(event: FramerEvent<'a>, binding: &Binding<'_>, keys: &Keys) -> Option<Decoded<'a>> {
     let line = match event {
         FramerEvent::TooLong => {
             return Some(Decoded::Rejected {
                 reason: "too_long",
                 message: "line longer than 200 bytes discarded".into(),
                 line: b"",
+                device: None,
             })
         }
         FramerEvent::Line(line) => line,
@@ -179,6 +205,7 @@ fn check<'a>(event: FramerEvent<'a>, binding: &Binding<'_>) -> Option<Decoded<'a
                 reason: e.reason(),
                 message: e.to_string(),
                 line,
+                device: None,
             })
         }
     };
@@ -195,14 +222,26 @@ fn check<'a>(event: FramerEvent<'a>, binding: &Binding<'_>) -> Option<Decoded<'a
         }
         _ => None,
     };
-    Some(match refusal {
-        Some(message) => Decoded::Rejected {
+    if let Some(message) = refusal {
+        return Some(Decoded::Rejected {
             reason: "wrong_source",
             message,
             line,
-        },
-        None => Decoded::Sentence(sentence),
-    })
+            device: None,
+        });
+    }
+    // Unkeyed devices: an `m=` tag is accepted and ignored.
+    if let Some(key) = keys.get(&sentence.device) {
+        if let Err(e) = auth::verify(key, line, sentence.mac.as_ref()) {
+            return Some(Decoded::Rejected {
+                reason: e.reason(),
+                message: format!("device `{}`: {e}", sentence.device),
+                line,
+                device: Some(sentence.device),
+            });
+        }
+    }
+    Some(Decoded::Sentence(sentence))
 }
 
 /// Turns one source's bytes into sentences for the engine.
@@ -219,7 +258,7 @@ impl LineHandler {
     pub fn new(label: &str, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
         Self {
             label: label.into(),
-            decoder: LineDecoder::new(),
+            decoder: LineDecoder::with_keys(shared.keys.clone()),
             tx,
             shared,
         }
@@ -240,20 +279,34 @@ impl LineHandler {
         let (label, shared) = (&self.label, &self.shared);
         self.decoder
             .push(bytes, binding, last, |decoded| match decoded {
-                Decoded::Sentence(s) => accepted.push(s),
+                Decoded::Sentence(s) => accepted.push(Ok(s)),
                 Decoded::Rejected {
                     reason,
                     message,
                     line,
-                } => shared.reject(label, reason, &message, line),
+                    device,
+                } => {
+                    shared.reject(label, reason, &message, line);
+                    if let Some(device) = device {
+                        accepted.push(Err((device, reason)));
+                    }
+                }
             });
-        for sentence in accepted {
-            self.shared.counters.incr("sentences.accepted");
-            let source = self.label.clone();
-            let inbound = Inbound::Sentence {
-                sentence,
-                received,
-                source,
+        for item in accepted {
+            let inbound = match item {
+                Ok(sentence) => {
+                    self.shared.counters.incr("sentences.accepted");
+                    Inbound::Sentence {
+                        sentence,
+                        received,
+                        source: self.label.clone(),
+                    }
+                }
+                Err((device, reason)) => Inbound::AuthRejected {
+                    device,
+                    reason,
+                    received,
+                },
             };
             if !self.send(inbound).await {
                 return false;

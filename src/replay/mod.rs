@@ -245,7 +245,7 @@ impl Replay {
                 .map(|p| (p.path.display().to_string(), p.devices.clone()))
                 .collect(),
             serial: HashMap::new(),
-            mqtt: LineDecoder::new(),
+            mqtt: LineDecoder::with_keys(config.auth.keys.clone()),
             cameras,
             limits: camera::frame_limits(config),
             next_tick: start.started,
@@ -361,6 +361,7 @@ impl Replay {
                 mqtt,
                 counts,
                 unmatched_serial,
+                engine,
                 ..
             } = self;
             let mut on = |decoded: Decoded<'_>| match decoded {
@@ -379,7 +380,8 @@ impl Replay {
                         }
                     };
                     if !serial.contains_key(path) {
-                        serial.insert(path.clone(), LineDecoder::new());
+                        let keys = engine.config().auth.keys.clone();
+                        serial.insert(path.clone(), LineDecoder::with_keys(keys));
                     }
                     if let Some(decoder) = serial.get_mut(path) {
                         decoder.push(bytes, &binding, false, &mut on);

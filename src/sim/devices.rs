@@ -56,10 +56,22 @@ pub struct SimDevice {
     tamper_active: bool,
     /// Offset of its heartbeat within the heartbeat interval, in steps.
     phase: u64,
+    /// Its key: its sentences carry `m=` (from the config's `[auth]` key
+    /// file, or the one `firmware-sim --keys` names).
+    key: Option<crate::auth::Key>,
 }
 
-/// Builds the simulated devices for every controller in `config`.
+/// Builds the simulated devices for every controller in `config`; keyed
+/// devices (`config.auth.keys`) sign their sentences.
 pub fn devices(config: &Config, seed: u64) -> Vec<SimDevice> {
+    let mut out = unsigned_devices(config, seed);
+    for d in &mut out {
+        d.key = config.auth.keys.get(&d.id).cloned();
+    }
+    out
+}
+
+fn unsigned_devices(config: &Config, seed: u64) -> Vec<SimDevice> {
     let mut out = Vec::new();
     for f in &config.fence {
         let zones = f
@@ -151,18 +163,22 @@ impl SimDevice {
             wind_factors,
             tamper_active: false,
             phase,
+            key: None,
         }
     }
 
     fn sentence(&mut self, body: Body) -> String {
         self.seq = self.seq.wrapping_add(1);
-        Sentence {
+        let mut s = Sentence {
             device: self.id.clone(),
             seq: self.seq,
             body,
             mac: None,
+        };
+        if let Some(key) = &self.key {
+            crate::auth::sign(&mut s, key);
         }
-        .encode()
+        s.encode()
     }
 
     /// The lines this device sends at this step (possibly none).

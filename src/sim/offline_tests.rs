@@ -220,3 +220,39 @@ fn an_offline_run_can_move_to_another_thread() {
         .unwrap();
     assert_eq!(first, 3);
 }
+
+#[test]
+fn keyed_devices_sign_every_sentence_and_their_seq_keeps_growing() {
+    use crate::auth::{verify, Key, Keys};
+    let (mut config, wall) = config();
+    let key = Key::new([9; 32]);
+    let mut keys = Keys::none();
+    keys.insert("fence-a", key.clone());
+    config.auth.keys = Arc::new(keys);
+    let devices: HashSet<String> = ["fence-a", "trench-a"].map(String::from).into();
+    let mut scenario = Scenario::parse("t.toml", SCENARIO, &devices).expect("valid scenario");
+    scenario.seed = 3;
+    let (mut signed, mut plain, mut last) = (0, 0, None::<u32>);
+    for i in OfflineSim::new(&config, wall, scenario).expect("offline simulator") {
+        let SimInput::Line { line, .. } = &i.input else {
+            continue;
+        };
+        let Ok(s) = parse(line.as_bytes()) else {
+            continue; // garbage
+        };
+        if s.device == "fence-a" {
+            assert_eq!(
+                verify(&key, line.as_bytes(), s.mac.as_ref()),
+                Ok(()),
+                "{line}"
+            );
+            assert!(last.is_none_or(|l| crate::auth::seq::is_newer(s.seq, l)));
+            last = Some(s.seq);
+            signed += 1;
+        } else {
+            assert_eq!(s.mac, None, "unkeyed devices do not sign: {line}");
+            plain += 1;
+        }
+    }
+    assert!(signed > 20 && plain > 5, "{signed} signed, {plain} plain");
+}

@@ -11,6 +11,10 @@
 //!   and state ([`Store::query`], `rampart alerts`); the latest message of
 //!   every incident still open lets a restarted daemon carry on with its
 //!   revision numbers ([`Store::open_incidents`]).
+//! - **Device seqs.** The last accepted sequence number of every keyed
+//!   device (`device_seq`), saved in batches by the engine task and read
+//!   back at start-up, so a sentence captured before a restart cannot be
+//!   replayed after it ([`Store::save_device_seqs`], [`Store::device_seqs`]).
 //! - **Retention** ([`Store::prune`]) deletes old delivered messages by age
 //!   and by count, and never an undelivered one.
 //!
@@ -34,8 +38,10 @@ pub use query::{Query, StateFilter};
 /// The database's file name in the data directory.
 pub const FILE_NAME: &str = "rampart.db";
 
-/// The schema this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this build writes (`PRAGMA user_version`). Version 2 added
+/// `device_seq`; a version-1 store gains it when opened (every statement of
+/// [`SCHEMA`] is `IF NOT EXISTS`, so the migration is running it).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS alerts (
@@ -56,6 +62,11 @@ CREATE INDEX IF NOT EXISTS alerts_segment ON alerts(segment_id, published_ms);
 CREATE INDEX IF NOT EXISTS alerts_time ON alerts(published_ms);
 CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(id, rev);
 CREATE TABLE IF NOT EXISTS probe (n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS device_seq (
+    device     TEXT    PRIMARY KEY,
+    seq        INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
 ";
 
 /// What went wrong with the store.
@@ -240,6 +251,44 @@ impl Store {
         }
         tx.commit().map_err(e)?;
         Ok(seqs)
+    }
+
+    /// Saves the last accepted seq of these devices, in one transaction.
+    pub fn save_device_seqs(
+        &mut self,
+        seqs: &[(String, u32)],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let e = |e| sqlite(&path, e);
+        let tx = self.conn.transaction().map_err(e)?;
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO device_seq (device, seq, updated_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(device) DO UPDATE SET seq = ?2, updated_ms = ?3",
+                )
+                .map_err(e)?;
+            for (device, seq) in seqs {
+                upsert
+                    .execute(params![device, seq, at.millis()])
+                    .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// The last accepted seq of every device saved.
+    pub fn device_seqs(&self) -> Result<Vec<(String, u32)>, StoreError> {
+        let e = |e| sqlite(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT device, seq FROM device_seq ORDER BY device")
+            .map_err(e)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))
+            .map_err(e)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(e)
     }
 
     /// Marks messages as acknowledged by the broker: they leave the outbox.

@@ -250,3 +250,40 @@ fn a_read_only_reader_sees_what_the_writer_committed() {
     writer.reopen().unwrap();
     assert_eq!(writer.outbox_len().unwrap(), 1);
 }
+
+#[test]
+fn a_version_1_store_opens_and_gains_device_seqs_which_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A store as version 1 left it: no device_seq table.
+        let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE alerts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL,
+             rev INTEGER NOT NULL, segment_id TEXT NOT NULL, kind TEXT NOT NULL,
+             state TEXT NOT NULL, priority TEXT NOT NULL, published_ms INTEGER NOT NULL,
+             topic TEXT NOT NULL, payload TEXT NOT NULL, delivered_ms INTEGER);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let mut store = Store::open(dir.path()).unwrap();
+    assert!(store.device_seqs().unwrap().is_empty());
+    let at = Timestamp(1_800_000_000_000);
+    store
+        .save_device_seqs(&[("fence-a".into(), 7), ("trench-a".into(), u32::MAX)], at)
+        .unwrap();
+    store
+        .save_device_seqs(&[("fence-a".into(), 8)], at)
+        .unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let version: i64 = store
+        .conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(
+        store.device_seqs().unwrap(),
+        [("fence-a".to_owned(), 8), ("trench-a".to_owned(), u32::MAX)]
+    );
+}
