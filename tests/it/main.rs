@@ -4,6 +4,7 @@
 //! SKIPPED line when it is missing, and fail instead when
 //! `RAMPART_REQUIRE_MOSQUITTO=1`.
 
+mod acl;
 mod auth;
 mod camera;
 mod cli;
