@@ -36,6 +36,7 @@ pub mod rules;
 pub mod runtime;
 pub mod score;
 pub mod sdnotify;
+pub mod secret;
 pub mod sentence;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -18,6 +18,8 @@ pub struct LinkConfig {
     pub frame_qos: rumqttc::QoS,
     keep_alive: Duration,
     max_packet_bytes: usize,
+    /// The broker account and its password, if the config names one.
+    credentials: Option<(String, crate::secret::Secret)>,
     reconnect_max: Duration,
 }
 
@@ -34,6 +36,10 @@ impl LinkConfig {
                 rumqttc::QoS::AtLeastOnce
             },
             keep_alive: config.keep_alive,
+            credentials: config.username.clone().map(|user| {
+                let password = config.password.clone();
+                (user, password.unwrap_or_else(crate::secret::Secret::empty))
+            }),
             max_packet_bytes: config.max_packet_bytes,
             reconnect_max: config.reconnect_max,
         })
@@ -50,6 +56,9 @@ impl LinkConfig {
             self.addr.port,
         );
         o.set_clean_session(false);
+        if let Some((user, password)) = &self.credentials {
+            o.set_credentials(user, password.expose());
+        }
         o.set_keep_alive(self.keep_alive);
         // rumqttc caps packets at 10 KiB both ways by default.
         o.set_max_packet_size(self.max_packet_bytes, self.max_packet_bytes);

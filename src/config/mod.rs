@@ -140,6 +140,24 @@ pub struct MqttConfig {
     /// and acknowledgements are always subscribed at 1. Default 0.
     #[serde(default)]
     pub frame_qos: u8,
+    /// The broker account both connections log in as. Default: none
+    /// (anonymous). The password is never in this file: see
+    /// `password_file` and `password_env`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file whose first line is the account's password, mode 0600 (no
+    /// access for group or others). Relative to the config file's
+    /// directory. Default: none.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The name of an environment variable holding the password, instead
+    /// of `password_file`. Default: none.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// The password, read from `password_file` or `password_env` when the
+    /// config was loaded.
+    #[serde(skip)]
+    pub password: Option<crate::secret::Secret>,
 }
 
 /// `[store]`: the alert store in `data_dir` (SQLite). Retention deletes
@@ -762,6 +780,10 @@ impl Default for MqttConfig {
             max_packet_bytes: default_max_packet(),
             reconnect_max: default_mqtt_backoff(),
             frame_qos: 0,
+            username: None,
+            password_file: None,
+            password_env: None,
+            password: None,
         }
     }
 }
@@ -953,6 +975,9 @@ fn resolve_paths(mut config: Config, base: &Path) -> Config {
     config.data_dir = base.join(&config.data_dir);
     if let Some(keys) = &mut config.auth.keys_file {
         *keys = base.join(&*keys);
+    }
+    if let Some(pw) = &mut config.mqtt.password_file {
+        *pw = base.join(&*pw);
     }
     for port in &mut config.serial {
         port.path = base.join(&port.path);

@@ -61,6 +61,7 @@ pub fn validate(mut config: Config, source: &SourceMap) -> Result<(Config, Wall)
     };
     check_mqtt(&config, &mut p);
     check_auth(&mut config, &mut p);
+    check_credentials(&mut config, &mut p);
     check_thresholds(&config, &mut p);
     check_devices(&config, wall.as_ref(), &mut p);
     check_serial(&config, &mut p);
@@ -107,6 +108,39 @@ fn check_auth(config: &mut Config, p: &mut Problems) {
             config.auth.keys = std::sync::Arc::new(keys);
         }
         Err(e) => p.add(&at_file, e.to_string()),
+    }
+}
+
+/// The broker account: a password from exactly one place, read now.
+fn check_credentials(config: &mut Config, p: &mut Problems) {
+    let m = &config.mqtt;
+    let at = |k: &'static str| [key("mqtt"), key(k)];
+    if m.password_file.is_some() && m.password_env.is_some() {
+        p.add(
+            &at("password_env"),
+            "give `password_file` or `password_env`, not both",
+        );
+        return;
+    }
+    let read = match (&m.password_file, &m.password_env) {
+        (Some(file), None) => Some((at("password_file"), crate::secret::from_file(file))),
+        (None, Some(var)) => Some((at("password_env"), crate::secret::from_env(var))),
+        _ => None,
+    };
+    if read.is_some() && m.username.is_none() {
+        p.add(&at("username"), "a password needs a `username`");
+    }
+    if m.username.is_some() && m.embedded_broker {
+        p.add(
+            &at("username"),
+            "the embedded broker has no accounts: use an external broker",
+        );
+    }
+    if let Some((path, result)) = read {
+        match result {
+            Ok(secret) => config.mqtt.password = Some(secret),
+            Err(e) => p.add(&path, e),
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::harness::{require_tool, Mosquitto};
+use crate::harness::{require_tool, sentence, Daemon, Mosquitto, Watcher};
+use crate::wall_file;
 
 const ACCOUNTS: [&str; 4] = ["rampart", "control-room", "fence-a", "fence-b"];
 
@@ -30,21 +31,20 @@ fn publish(port: u16, user: Option<&str>, topic: &str, message: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-#[test]
-fn the_shipped_acl_keeps_every_account_to_its_own_topics() {
-    let test = "broker ACL";
+/// A Mosquitto with the shipped ACL and the test accounts, or None (with a
+/// visible skip) when a tool is missing.
+fn broker_with_acl(test: &str, dir: &Path) -> Option<Mosquitto> {
     let (Some(passwd), Some(_), Some(_)) = (
         require_tool("mosquitto_passwd", test),
         require_tool("mosquitto_pub", test),
         require_tool("mosquitto_sub", test),
     ) else {
-        return;
+        return None;
     };
     // Mosquitto drops root: its files must be readable by its own user.
-    let dir = tempfile::tempdir().unwrap();
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let passwords = dir.path().join("passwd");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let passwords = dir.join("passwd");
     for (i, user) in ACCOUNTS.iter().enumerate() {
         let mut cmd = Command::new(&passwd);
         cmd.arg("-b");
@@ -59,7 +59,7 @@ fn the_shipped_acl_keeps_every_account_to_its_own_topics() {
             .success();
         assert!(ok, "mosquitto_passwd for {user}");
     }
-    let acl = dir.path().join("acl.conf");
+    let acl = dir.join("acl.conf");
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mosquitto/acl.conf"),
         &acl,
@@ -68,14 +68,21 @@ fn the_shipped_acl_keeps_every_account_to_its_own_topics() {
     for f in [&passwords, &acl] {
         std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let Some(broker) = Mosquitto::start_with(
+    Mosquitto::start_with(
         test,
         &format!(
             "allow_anonymous false\npassword_file {}\nacl_file {}",
             passwords.display(),
             acl.display()
         ),
-    ) else {
+    )
+}
+
+#[test]
+fn the_shipped_acl_keeps_every_account_to_its_own_topics() {
+    let test = "broker ACL";
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = broker_with_acl(test, dir.path()) else {
         return;
     };
     let port = broker.port;
@@ -156,4 +163,112 @@ fn the_shipped_acl_keeps_every_account_to_its_own_topics() {
         ["rampart/v1/alert/S002 real alert"],
         "a console reads alerts, not sensor traffic"
     );
+}
+
+/// A daemon config on `port` logging in as `rampart` with the password from
+/// `password` (a `password_file` or `password_env` line), with one fence
+/// controller over MQTT.
+fn daemon_config(dir: &Path, port: u16, password: &str) -> String {
+    format!(
+        r#"
+instance = "acl"
+wall = "{wall}"
+data_dir = "{data}"
+
+[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+reconnect_max = "500ms"
+username = "rampart"
+{password}
+
+[[fence]]
+id = "fence-a"
+[[fence.zones]]
+zone = 1
+start_m = 5000.0
+end_m = 5200.0
+"#,
+        wall = wall_file().display(),
+        data = dir.join("data").display(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_logs_in_under_the_acl_and_never_logs_its_password() {
+    let test = "daemon under the ACL";
+    let dir = tempfile::tempdir().unwrap();
+    let Some(broker) = broker_with_acl(test, dir.path()) else {
+        return;
+    };
+    let port = broker.port;
+    let wait = Duration::from_secs(20);
+    // A console, through a client of our own (its account may read alerts).
+    let mut console = {
+        let mut options = rumqttc::MqttOptions::new("console-1", "127.0.0.1", port);
+        options.set_credentials("control-room", password("control-room"));
+        Watcher::with_options(options, &["rampart/v1/alert/#"]).await
+    };
+
+    // First the password from the environment, at trace level.
+    let config = daemon_config(
+        dir.path(),
+        port,
+        "password_env = \"RAMPART_TEST_MQTT_PASSWORD\"",
+    );
+    let daemon = Daemon::start_with_env(
+        dir.path(),
+        &config,
+        &[
+            ("RUST_LOG", "trace"),
+            ("RAMPART_TEST_MQTT_PASSWORD", &password("rampart")),
+        ],
+    );
+    daemon.wait_log("mqtt source subscribed", 1, wait).await;
+    let sent = publish(
+        port,
+        Some("fence-a"),
+        "rampart/v1/sensor/fence-a",
+        sentence("RPTP,fence-a,1,CUT").trim_end(),
+    );
+    assert!(sent);
+    let alert = console
+        .alert(wait, "tamper through the ACL", |v| v["kind"] == "tamper")
+        .await;
+    assert_eq!(alert["sensors"], serde_json::json!(["fence-a"]));
+    let log = daemon.log.clone();
+    assert!(daemon.stop().success());
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(log.contains("TRACE"), "the log is at trace level");
+    assert!(
+        !log.contains(&password("rampart")),
+        "the password appears in the log"
+    );
+
+    // Then from a file, which must be private.
+    let file = dir.path().join("mqtt-password");
+    std::fs::write(&file, format!("{}\n", password("rampart"))).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = daemon_config(dir.path(), port, "password_file = \"mqtt-password\"");
+    std::fs::write(dir.path().join("rampart.toml"), &config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .arg("check-config")
+        .arg(dir.path().join("rampart.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("chmod 600"), "{err}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let daemon = Daemon::start(dir.path(), &config);
+    daemon.wait_log("mqtt source subscribed", 1, wait).await;
+    assert!(publish(
+        port,
+        Some("fence-a"),
+        "rampart/v1/sensor/fence-a",
+        sentence("RPTP,fence-a,2,CLEAR").trim_end(),
+    ));
+    console
+        .alert(wait, "the tamper cleared", |v| v["state"] == "cleared")
+        .await;
+    assert!(daemon.stop().success());
 }

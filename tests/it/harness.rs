@@ -346,6 +346,11 @@ impl Watcher {
         let id = persistent_id.map_or_else(|| format!("watcher-{}", free_port()), str::to_owned);
         let mut options = MqttOptions::new(id, "127.0.0.1", port);
         options.set_clean_session(persistent_id.is_none());
+        Self::with_options(options, filters).await
+    }
+
+    /// A watcher with options of the caller's (credentials, say).
+    pub async fn with_options(mut options: MqttOptions, filters: &[&str]) -> Self {
         options.set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut eventloop) = AsyncClient::new(options, 64);
         let (tx, rx) = mpsc::unbounded_channel();
