@@ -2,10 +2,15 @@
 //! whole input, `LineFramer` on it, and `ingest::LineDecoder` fed the same
 //! bytes in one push and in chunks, which must decode the same way.
 //!
-//! The first byte picks the chunk size; the rest is the stream.
+//! The first byte picks the chunk size; the rest is the stream. Each
+//! decoding runs unkeyed and with a key for `fence-1`, so the MAC path is
+//! fuzzed too.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use std::sync::Arc;
+
+use rampart::auth::Keys;
 use rampart::ingest::{Binding, Decoded, LineDecoder};
 use rampart::sentence::{self, FramerEvent, LineFramer, MAX_LINE_LEN};
 
@@ -16,8 +21,8 @@ enum Seen {
     Rejected(&'static str, Vec<u8>),
 }
 
-fn decode(chunks: &[&[u8]], binding: &Binding<'_>) -> Vec<Seen> {
-    let mut decoder = LineDecoder::new();
+fn decode(chunks: &[&[u8]], binding: &Binding<'_>, keys: &Arc<Keys>) -> Vec<Seen> {
+    let mut decoder = LineDecoder::with_keys(keys.clone());
     let mut seen = Vec::new();
     for (i, chunk) in chunks.iter().enumerate() {
         let last = i + 1 == chunks.len();
@@ -28,6 +33,7 @@ fn decode(chunks: &[&[u8]], binding: &Binding<'_>) -> Vec<Seen> {
                     reason,
                     message,
                     line,
+                    device: _,
                 } => {
                     assert!(!message.is_empty());
                     assert!(line.len() <= MAX_LINE_LEN, "rejected line over the cap");
@@ -76,13 +82,19 @@ fuzz_target!(|data: &[u8]| {
         chunks
     };
     let devices = ["fence-1".to_owned()];
-    for binding in [
-        Binding::Any,
-        Binding::Only("fence-1"),
-        Binding::OneOf(&devices),
-    ] {
-        let whole = decode(&[stream], &binding);
-        let pieces = decode(&chunks, &binding);
-        assert_eq!(whole, pieces, "chunks of {size} decode differently");
+    let unkeyed = Arc::new(Keys::none());
+    let keyed = Arc::new(
+        Keys::parse(&format!("fence-1 = \"{}\"\n", "a5".repeat(32))).expect("a valid key line"),
+    );
+    for keys in [&unkeyed, &keyed] {
+        for binding in [
+            Binding::Any,
+            Binding::Only("fence-1"),
+            Binding::OneOf(&devices),
+        ] {
+            let whole = decode(&[stream], &binding, keys);
+            let pieces = decode(&chunks, &binding, keys);
+            assert_eq!(whole, pieces, "chunks of {size} decode differently");
+        }
     }
 });
