@@ -29,13 +29,19 @@ impl std::fmt::Debug for Secret {
 /// The largest secret file read.
 const MAX_SECRET_FILE: u64 = 4096;
 
+/// The file's permission bits if group or others may access it (a file
+/// holding secrets must be mode 0600 or stricter), `None` if it is private.
+pub fn shared_mode(path: &Path) -> std::io::Result<Option<u32>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    Ok((mode & 0o077 != 0).then_some(mode))
+}
+
 /// The first line of `path`, refusing a file group or others may access.
 pub fn from_file(path: &Path) -> Result<Secret, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
+    let shared = shared_mode(path)
         .map_err(|e| format!("password file {}: cannot read: {e}", path.display()))?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    if let Some(mode) = shared {
         return Err(format!(
             "password file {} has mode {mode:04o}: group or others may read or write it; run `chmod 600 {}`",
             path.display(),

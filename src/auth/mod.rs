@@ -180,19 +180,17 @@ fn parse_key(hex: &str) -> Option<Key> {
 }
 
 fn check_mode(path: &Path) -> Result<(), KeyFileError> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| KeyFileError::Read {
-        path: path.to_owned(),
-        error: e.to_string(),
-    })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyFileError::Permissions {
+    match crate::secret::shared_mode(path) {
+        Ok(None) => Ok(()),
+        Ok(Some(mode)) => Err(KeyFileError::Permissions {
             path: path.to_owned(),
             mode,
-        });
+        }),
+        Err(e) => Err(KeyFileError::Read {
+            path: path.to_owned(),
+            error: e.to_string(),
+        }),
     }
-    Ok(())
 }
 
 /// Why a key file was refused.
