@@ -915,19 +915,26 @@ pub struct Loaded {
 }
 
 /// Reads, parses and validates a config file, loading the wall it names.
-/// Returns every problem found, each located in the file. A file over
-/// [`MAX_CONFIG_BYTES`] is refused before it is parsed.
-pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+/// A TOML file of ours (a config, a scenario) as its display name and text,
+/// refused before it is read past [`MAX_CONFIG_BYTES`].
+pub fn read_capped(path: &Path) -> Result<(String, String), Vec<Diagnostic>> {
     let file = path.display().to_string();
-    let text = crate::capped::read_to_string(path, MAX_CONFIG_BYTES).map_err(|e| {
-        vec![Diagnostic {
-            file: file.clone(),
+    match crate::capped::read_to_string(path, MAX_CONFIG_BYTES) {
+        Ok(text) => Ok((file, text)),
+        Err(e) => Err(vec![Diagnostic {
+            file,
             line: 0,
             column: 0,
             key_path: String::new(),
             message: format!("cannot read: {e}"),
-        }]
-    })?;
+        }]),
+    }
+}
+
+/// Returns every problem found, each located in the file. A file over
+/// [`MAX_CONFIG_BYTES`] is refused before it is parsed.
+pub fn load(path: &Path) -> Result<Loaded, Vec<Diagnostic>> {
+    let (file, text) = read_capped(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     load_str(&file, &text, base).map(|(config, wall)| Loaded {
         path: path.to_owned(),

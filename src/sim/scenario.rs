@@ -426,18 +426,8 @@ impl Scenario {
         devices: &HashSet<String>,
         cameras: Option<&HashSet<String>>,
     ) -> Result<Self, Vec<Diagnostic>> {
-        let file = path.display().to_string();
         // Scenario files are TOML like the config, and capped alike.
-        let text =
-            crate::capped::read_to_string(path, crate::config::MAX_CONFIG_BYTES).map_err(|e| {
-                vec![Diagnostic {
-                    file: file.clone(),
-                    line: 0,
-                    column: 0,
-                    key_path: String::new(),
-                    message: format!("cannot read: {e}"),
-                }]
-            })?;
+        let (file, text) = crate::config::read_capped(path)?;
         Self::parse_checked(&file, &text, devices, cameras)
     }
 }

@@ -12,7 +12,7 @@ use rampart::sentence::parse;
 use rampart::sim::pty::Pty;
 use serde_json::Value;
 
-use crate::harness::{sentence, Daemon, Mosquitto, Watcher};
+use crate::harness::{sentence, simulator, Daemon, Mosquitto, Watcher};
 use crate::test_config;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -308,8 +308,7 @@ duration = "4s"
 /// a pseudo-terminal and MQTT: the daemon alerts and rejects nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_signs_a_keyed_deployment_end_to_end() {
-    use rampart::sim::scenario::Scenario;
-    use rampart::sim::{pty_link, SimOptions, Simulator};
+    use rampart::sim::pty_link;
     let Some(broker) = Mosquitto::start("the_simulator_signs_a_keyed_deployment") else {
         return;
     };
@@ -319,19 +318,12 @@ async fn the_simulator_signs_a_keyed_deployment_end_to_end() {
     let (config, _wall) =
         rampart::config::load_str("test", &text, dir.path()).expect("valid config");
     assert_eq!(config.auth.keys.devices().count(), 3);
-    let devices = ["fence-s1", "trench-m1", "fence-quiet", "fence-c07"]
-        .map(String::from)
-        .into();
-    let scenario = Scenario::parse("scenario", SIM_SCENARIO, &devices).expect("valid scenario");
-    let sim = Simulator::new(
+    let sim = simulator(
         &config,
-        scenario,
-        SimOptions {
-            pty_dir: pty_dir.clone(),
-            truth: None,
-        },
-    )
-    .unwrap();
+        SIM_SCENARIO,
+        &["fence-s1", "trench-m1", "fence-quiet", "fence-c07"],
+        &pty_dir,
+    );
     let daemon = Daemon::start(dir.path(), &text);
     let mut w = Watcher::start(broker.port, &["rampart/v1/alert/+"]).await;
     daemon.wait_log("mqtt source subscribed", 1, WAIT).await;

@@ -457,3 +457,21 @@ pub fn sentence(body: &str) -> String {
     let cs = body.bytes().fold(0u8, |a, b| a ^ b);
     format!("${body}*{cs:02X}\r\n")
 }
+
+/// The firmware simulator on `config`, running `scenario` (TOML text) for
+/// `devices`, with its pseudo-terminals in `pty_dir`.
+pub fn simulator(
+    config: &rampart::config::Config,
+    scenario: &str,
+    devices: &[&str],
+    pty_dir: &Path,
+) -> rampart::sim::Simulator {
+    let devices = devices.iter().map(|d| d.to_string()).collect();
+    let scenario = rampart::sim::scenario::Scenario::parse("scenario", scenario, &devices)
+        .expect("valid scenario");
+    let options = rampart::sim::SimOptions {
+        pty_dir: pty_dir.to_owned(),
+        truth: None,
+    };
+    rampart::sim::Simulator::new(config, scenario, options).expect("simulator")
+}

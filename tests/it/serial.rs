@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rampart::sim::pty::Pty;
 
-use crate::harness::{free_port, sentence, Daemon, Watcher};
+use crate::harness::{free_port, sentence, simulator, Daemon, Watcher};
 use crate::test_config;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -119,8 +119,7 @@ fn time_of(v: &serde_json::Value) -> SystemTime {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cable_pulled_during_a_crossing_is_reopened_and_the_crossing_still_alerts() {
-    use rampart::sim::scenario::Scenario;
-    use rampart::sim::{pty_link, SimOptions, Simulator};
+    use rampart::sim::pty_link;
 
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -128,20 +127,12 @@ async fn a_cable_pulled_during_a_crossing_is_reopened_and_the_crossing_still_ale
     let link = pty_link(&pty_dir, "fence-s1");
     let text = test_config(dir.path(), port, true, &link);
     let (config, _) = rampart::config::load_str("test", &text, dir.path()).expect("valid config");
-    let devices = ["fence-s1", "trench-m1", "fence-quiet"]
-        .map(String::from)
-        .into();
-    let scenario =
-        Scenario::parse("scenario", UNPLUG_DURING_CROSSING, &devices).expect("valid scenario");
-    let sim = Simulator::new(
+    let sim = simulator(
         &config,
-        scenario,
-        SimOptions {
-            pty_dir: pty_dir.clone(),
-            truth: None,
-        },
-    )
-    .unwrap();
+        UNPLUG_DURING_CROSSING,
+        &["fence-s1", "trench-m1", "fence-quiet"],
+        &pty_dir,
+    );
     let daemon = Daemon::start(dir.path(), &text);
     let mut w = Watcher::start(port, &["rampart/v1/alert/+"]).await;
     daemon.wait_log("serial port opened", 1, WAIT).await;
