@@ -43,6 +43,7 @@ pub mod sim;
 pub mod sink;
 pub mod store;
 pub mod time;
+pub mod tls;
 pub mod topics;
 pub mod wall;
 

@@ -20,14 +20,24 @@ pub struct LinkConfig {
     max_packet_bytes: usize,
     /// The broker account and its password, if the config names one.
     credentials: Option<(String, crate::secret::Secret)>,
+    /// TLS, for an `mqtts://` URL (and only then).
+    tls: Option<crate::tls::TlsClient>,
     reconnect_max: Duration,
 }
 
 impl LinkConfig {
     /// From a validated `[mqtt]` table.
     pub fn new(config: &MqttConfig, instance: &str) -> Result<Self, crate::topics::UrlError> {
+        let addr = BrokerAddr::parse(&config.url)?;
+        // Fail closed: an mqtts:// URL without a TLS client never connects.
+        let tls = match config.tls.as_ref().and_then(|t| t.client.clone()) {
+            Some(client) if addr.tls => Some(client),
+            None if !addr.tls => None,
+            _ => return Err(crate::topics::UrlError::NoTls(config.url.clone())),
+        };
         Ok(Self {
-            addr: BrokerAddr::parse(&config.url)?,
+            addr,
+            tls,
             topics: Topics::new(&config.root),
             instance: instance.to_owned(),
             frame_qos: if config.frame_qos == 0 {
@@ -62,6 +72,9 @@ impl LinkConfig {
         o.set_keep_alive(self.keep_alive);
         // rumqttc caps packets at 10 KiB both ways by default.
         o.set_max_packet_size(self.max_packet_bytes, self.max_packet_bytes);
+        if let Some(tls) = &self.tls {
+            tls.apply(&mut o);
+        }
         o
     }
 
@@ -69,6 +82,23 @@ impl LinkConfig {
     pub fn backoff(&self) -> Backoff {
         Backoff::new(Duration::from_millis(250), self.reconnect_max)
     }
+}
+
+/// A TLS failure in `error`, in words an engineer can act on; `None` for
+/// any other failure. `options` are the failed connection's.
+pub fn tls_failure(error: &rumqttc::ConnectionError, options: &MqttOptions) -> Option<String> {
+    let explained = crate::tls::explain(error, &options.broker_address().0);
+    #[cfg(feature = "tls")]
+    if explained.is_none() {
+        if let rumqttc::ConnectionError::Tls(e) = error {
+            // No TLS error from the peer, only a closed or broken stream
+            // during the handshake: typically a plain listener.
+            return Some(format!(
+                "TLS to the broker failed: the handshake did not complete ({e}): is that port a TLS listener?"
+            ));
+        }
+    }
+    explained
 }
 
 /// Exponential back-off with jitter: each wait is between half and all of

@@ -4,31 +4,43 @@
 use std::fmt;
 
 /// A broker's host and port, from a `mqtt://HOST[:PORT]` or
-/// `tcp://HOST[:PORT]` URL (port 1883 when omitted).
+/// `tcp://HOST[:PORT]` URL (port 1883 when omitted), or `mqtts://HOST[:PORT]`
+/// for TLS (port 8883 when omitted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerAddr {
     pub host: String,
     pub port: u16,
+    /// `mqtts://`: the connection must be TLS, never plain TCP.
+    pub tls: bool,
 }
 
 /// Why a broker URL was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    #[error("`{0}`: expected mqtt://HOST[:PORT] or tcp://HOST[:PORT] (TLS, mqtts://, is not supported yet)")]
+    #[error(
+        "`{0}`: expected mqtt://HOST[:PORT], tcp://HOST[:PORT] or, for TLS, mqtts://HOST[:PORT]"
+    )]
     Scheme(String),
     #[error("`{0}`: missing host")]
     Host(String),
     #[error("`{0}`: port is not a number from 1 to 65535")]
     Port(String),
+    #[error("`{0}`: an mqtts:// URL needs TLS settings ([mqtt.tls])")]
+    NoTls(String),
 }
 
 impl BrokerAddr {
     /// Parses a broker URL.
     pub fn parse(url: &str) -> Result<Self, UrlError> {
-        let rest = url
-            .strip_prefix("mqtt://")
-            .or_else(|| url.strip_prefix("tcp://"))
-            .ok_or_else(|| UrlError::Scheme(url.to_owned()))?;
+        let (rest, tls, default_port) = if let Some(rest) = url.strip_prefix("mqtts://") {
+            (rest, true, 8883)
+        } else {
+            let rest = url
+                .strip_prefix("mqtt://")
+                .or_else(|| url.strip_prefix("tcp://"))
+                .ok_or_else(|| UrlError::Scheme(url.to_owned()))?;
+            (rest, false, 1883)
+        };
         let rest = rest.trim_end_matches('/');
         let (host, port) = match rest.rsplit_once(':') {
             // An IPv6 literal like [::1] has colons inside the brackets.
@@ -39,7 +51,7 @@ impl BrokerAddr {
                 }
                 (h, port)
             }
-            _ => (rest, 1883),
+            _ => (rest, default_port),
         };
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if host.is_empty() || host.contains(['/', '?', '@']) {
@@ -48,12 +60,16 @@ impl BrokerAddr {
         Ok(Self {
             host: host.to_owned(),
             port,
+            tls,
         })
     }
 }
 
 impl fmt::Display for BrokerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.tls {
+            f.write_str("mqtts://")?;
+        }
         if self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
         } else {
@@ -162,9 +178,20 @@ mod tests {
             BrokerAddr::parse("mqtt://127.0.0.1:1884").unwrap(),
             BrokerAddr {
                 host: "127.0.0.1".into(),
-                port: 1884
+                port: 1884,
+                tls: false,
             }
         );
+        assert_eq!(
+            BrokerAddr::parse("mqtts://broker.example").unwrap(),
+            BrokerAddr {
+                host: "broker.example".into(),
+                port: 8883,
+                tls: true,
+            }
+        );
+        assert_eq!(BrokerAddr::parse("mqtts://[::1]:9883").unwrap().port, 9883);
+        assert!(!BrokerAddr::parse("tcp://broker.local").unwrap().tls);
         assert_eq!(BrokerAddr::parse("tcp://broker.local").unwrap().port, 1883);
         assert_eq!(BrokerAddr::parse("mqtt://[::1]:1999").unwrap().host, "::1");
         assert_eq!(BrokerAddr::parse("mqtt://[::1]").unwrap().port, 1883);
@@ -173,7 +200,7 @@ mod tests {
             Err(UrlError::Scheme(_))
         ));
         assert!(matches!(
-            BrokerAddr::parse("mqtts://x:8883"),
+            BrokerAddr::parse("ssl://x:8883"),
             Err(UrlError::Scheme(_))
         ));
         assert!(matches!(

@@ -110,8 +110,9 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
-    /// Broker URL, `mqtt://HOST:PORT` (or `tcp://`). Default
-    /// `"mqtt://127.0.0.1:1883"`.
+    /// Broker URL: `mqtt://HOST[:PORT]` (or `tcp://`; port 1883 if
+    /// omitted), or `mqtts://HOST[:PORT]` for TLS (port 8883 if omitted;
+    /// needs `[mqtt.tls]`). Default `"mqtt://127.0.0.1:1883"`.
     #[serde(default = "default_mqtt_url")]
     pub url: String,
     /// Start an embedded broker (rumqttd) listening on the URL's address, so
@@ -158,6 +159,34 @@ pub struct MqttConfig {
     /// config was loaded.
     #[serde(skip)]
     pub password: Option<crate::secret::Secret>,
+    /// TLS settings, required by an `mqtts://` URL and refused with any
+    /// other. Default: none.
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[mqtt.tls]`: TLS to the broker. Files are PEM, relative to the config
+/// file's directory, and read when the config is loaded (a changed file
+/// takes effect at the next restart).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The CA certificate(s) the broker's certificate must chain to. Only
+    /// these are trusted, not the system's store. Required.
+    pub ca_file: PathBuf,
+    /// This daemon's certificate (chain), for brokers that ask for one
+    /// (mutual TLS, Mosquitto's `require_certificate true`). Needs
+    /// `key_file`. Default: none.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// The private key of `cert_file` (PKCS#8, PKCS#1 or SEC1), mode 0600
+    /// (no access for group or others). Default: none.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The client configuration built from these files when the config was
+    /// loaded.
+    #[serde(skip)]
+    pub client: Option<crate::tls::TlsClient>,
 }
 
 /// `[store]`: the alert store in `data_dir` (SQLite). Retention deletes
@@ -784,6 +813,7 @@ impl Default for MqttConfig {
             password_file: None,
             password_env: None,
             password: None,
+            tls: None,
         }
     }
 }
@@ -982,6 +1012,18 @@ fn resolve_paths(mut config: Config, base: &Path) -> Config {
     config.data_dir = base.join(&config.data_dir);
     if let Some(keys) = &mut config.auth.keys_file {
         *keys = base.join(&*keys);
+    }
+    if let Some(tls) = &mut config.mqtt.tls {
+        for path in [
+            Some(&mut tls.ca_file),
+            tls.cert_file.as_mut(),
+            tls.key_file.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *path = base.join(&*path);
+        }
     }
     if let Some(pw) = &mut config.mqtt.password_file {
         *pw = base.join(&*pw);

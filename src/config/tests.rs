@@ -241,3 +241,61 @@ fn the_key_file_is_read_relative_to_the_config_and_must_name_configured_devices(
     };
     assert!(problems[0].contains("chmod 600"), "{problems:?}");
 }
+
+#[test]
+fn tls_goes_with_mqtts_urls_only_and_its_files_are_read_at_load() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let wall = wall_dir().join("wall-iraq-syria-approx.geojson");
+    let load = |mqtt: &str| {
+        let text = format!("wall = \"{}\"\n[mqtt]\n{mqtt}\n", wall.display());
+        load_str("t.toml", &text, dir.path())
+            .map_err(|p| p.iter().map(ToString::to_string).collect::<Vec<_>>())
+    };
+    let only = |mqtt: &str| {
+        let problems = load(mqtt).expect_err(mqtt);
+        assert_eq!(problems.len(), 1, "{mqtt}: {problems:?}");
+        problems.into_iter().next().unwrap()
+    };
+    assert!(only("url = \"mqtts://broker:8883\"").contains("needs a [mqtt.tls] table"));
+    let plain = only("url = \"mqtt://broker\"\n[mqtt.tls]\nca_file = \"ca.pem\"");
+    assert!(plain.contains("never falls back to plain TCP"), "{plain}");
+    let missing = only("url = \"mqtts://broker\"\n[mqtt.tls]\nca_file = \"ca.pem\"");
+    assert!(
+        missing.contains("CA file") && missing.contains("ca.pem") && missing.contains("t.toml:4:"),
+        "{missing}"
+    );
+    let half =
+        only("url = \"mqtts://broker\"\n[mqtt.tls]\nca_file = \"ca.pem\"\ncert_file = \"c.pem\"");
+    assert!(half.contains("both `cert_file` and `key_file`"), "{half}");
+
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["broker".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(dir.path().join("ca.pem"), cert.pem()).unwrap();
+    let key_file = dir.path().join("client.key");
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (config, _) = load(
+        "url = \"mqtts://broker\"\n[mqtt.tls]\nca_file = \"ca.pem\"\n\
+         cert_file = \"ca.pem\"\nkey_file = \"client.key\"",
+    )
+    .expect("a complete TLS table loads");
+    let tls = config.mqtt.tls.as_ref().unwrap();
+    assert!(tls.client.is_some(), "the client is built at load");
+    assert_eq!(tls.key_file.as_deref(), Some(key_file.as_path()));
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("PRIVATE KEY"), "Debug shows no key");
+    let link = crate::mqtt::LinkConfig::new(&config.mqtt, "t").unwrap();
+    assert!(link.addr.tls && link.addr.port == 8883);
+
+    let embedded = only(
+        "url = \"mqtts://127.0.0.1\"\nembedded_broker = true\n[mqtt.tls]\nca_file = \"ca.pem\"",
+    );
+    assert!(
+        embedded.contains("embedded broker has no TLS"),
+        "{embedded}"
+    );
+}

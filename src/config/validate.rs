@@ -62,6 +62,7 @@ pub fn validate(mut config: Config, source: &SourceMap) -> Result<(Config, Wall)
     check_mqtt(&config, &mut p);
     check_auth(&mut config, &mut p);
     check_credentials(&mut config, &mut p);
+    check_tls(&mut config, &mut p);
     check_thresholds(&config, &mut p);
     check_devices(&config, wall.as_ref(), &mut p);
     check_serial(&config, &mut p);
@@ -141,6 +142,49 @@ fn check_credentials(config: &mut Config, p: &mut Problems) {
             Ok(secret) => config.mqtt.password = Some(secret),
             Err(e) => p.add(&path, e),
         }
+    }
+}
+
+/// TLS exactly when the URL says `mqtts://`; its files read now.
+fn check_tls(config: &mut Config, p: &mut Problems) {
+    let Ok(addr) = crate::topics::BrokerAddr::parse(&config.mqtt.url) else {
+        return; // reported by check_mqtt
+    };
+    let m = &mut config.mqtt;
+    let Some(tls) = &mut m.tls else {
+        if addr.tls {
+            p.add(
+                &[key("mqtt"), key("url")],
+                "an mqtts:// URL needs a [mqtt.tls] table with at least `ca_file`",
+            );
+        }
+        return;
+    };
+    let at_tls = [key("mqtt"), key("tls")];
+    if !addr.tls {
+        p.add(
+            &at_tls,
+            "TLS settings with a plain mqtt:// URL: write mqtts:// (Rampart never falls back to plain TCP)",
+        );
+        return;
+    }
+    if m.embedded_broker {
+        p.add(
+            &[key("mqtt"), key("embedded_broker")],
+            "the embedded broker has no TLS: use an external broker",
+        );
+    }
+    let identity = match (&tls.cert_file, &tls.key_file) {
+        (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+        (None, None) => None,
+        _ => {
+            p.add(&at_tls, "give both `cert_file` and `key_file`, or neither");
+            return;
+        }
+    };
+    match crate::tls::TlsClient::load(&addr.host, &tls.ca_file, identity) {
+        Ok(client) => tls.client = Some(client),
+        Err(e) => p.add(&at_tls, e.to_string()),
     }
 }
 

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 use tokio::sync::{mpsc, watch};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::camera::{note_replaced, CameraSlot};
 use super::{Ack, Binding, Inbound, LineHandler, MAX_ACK_BYTES};
@@ -127,7 +127,13 @@ impl MqttSource {
                 Err(e) => {
                     self.shared.counters.incr("mqtt.in.connection_errors");
                     let wait = self.backoff.next_wait();
-                    warn!(error = %e, retry_in = ?wait, "mqtt source disconnected");
+                    if let Some(why) = mqtt::tls_failure(&e, &self.eventloop.mqtt_options) {
+                        // An engineer must act; the link retries, over TLS only.
+                        self.shared.counters.incr("mqtt.in.tls_failures");
+                        error!(retry_in = ?wait, "mqtt source cannot connect: {why}");
+                    } else {
+                        warn!(error = %e, retry_in = ?wait, "mqtt source disconnected");
+                    }
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = shutdown.changed() => break,

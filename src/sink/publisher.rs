@@ -196,7 +196,12 @@ async fn drive(mut eventloop: EventLoop, mut backoff: Backoff, link: Arc<Link>) 
                 shared.counters.incr("mqtt.out.connection_errors");
                 let wait = backoff.next_wait();
                 let now = shared.clock.now();
-                if was_connected {
+                if let Some(why) = crate::mqtt::tls_failure(&e, &eventloop.mqtt_options) {
+                    // An engineer must act; the link retries, over TLS only.
+                    shared.counters.incr("mqtt.out.tls_failures");
+                    shared.health.broker(Some(why.clone()), now);
+                    error!(retry_in = ?wait, held = held.len(), "mqtt publisher cannot connect: {why}; alerts stay in the outbox");
+                } else if was_connected {
                     shared.counters.incr("mqtt.out.lost");
                     shared.health.broker(Some(e.to_string()), now);
                     error!(error = %e, retry_in = ?wait, held = held.len(), "mqtt publisher lost the broker; alerts stay in the outbox until it returns");

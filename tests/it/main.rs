@@ -19,6 +19,8 @@ mod scoring;
 mod serial;
 mod simulator;
 mod systemd;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::path::{Path, PathBuf};
 

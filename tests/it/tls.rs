@@ -1,0 +1,367 @@
+//! TLS to a real Mosquitto with `require_certificate true` and the shipped
+//! ACL, certificates made at test time (rcgen): the daemon connects with
+//! its client certificate and a sensor cannot publish as another; a wrong
+//! CA, expired certificates on either side, a missing client certificate,
+//! a hostname mismatch and a plain listener each keep the daemon off the
+//! broker with an error that says why.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+
+use crate::harness::{require_tool, sentence, Daemon, Mosquitto, Watcher};
+use crate::wall_file;
+
+/// A certificate authority made for one test.
+struct Authority {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl Authority {
+    fn new(name: &str) -> Self {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Self { cert, key }
+    }
+
+    /// Writes the CA certificate to `dir/<name>.pem`.
+    fn write(&self, dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(format!("{name}.pem"));
+        std::fs::write(&path, self.cert.pem()).unwrap();
+        path
+    }
+
+    /// Issues a certificate for `cn` (and the names `sans`) and writes it
+    /// and its key to `dir/<file>.pem` and `dir/<file>.key` (mode 0600).
+    fn issue(&self, dir: &Path, file: &str, cn: &str, sans: &[&str], how: Issue) -> Identity {
+        let names: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.extended_key_usages = vec![match how.role {
+            Role::Server => ExtendedKeyUsagePurpose::ServerAuth,
+            Role::Client => ExtendedKeyUsagePurpose::ClientAuth,
+        }];
+        if how.expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        let id = Identity {
+            cert: dir.join(format!("{file}.pem")),
+            key: dir.join(format!("{file}.key")),
+        };
+        std::fs::write(&id.cert, cert.pem()).unwrap();
+        std::fs::write(&id.key, key.serialize_pem()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&id.key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        id
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Server,
+    Client,
+}
+
+#[derive(Clone, Copy)]
+struct Issue {
+    role: Role,
+    expired: bool,
+}
+
+const SERVER: Issue = Issue {
+    role: Role::Server,
+    expired: false,
+};
+const CLIENT: Issue = Issue {
+    role: Role::Client,
+    expired: false,
+};
+
+/// A certificate and its private key on disk.
+struct Identity {
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// A Mosquitto with a TLS listener presenting `server` (signed by the CA
+/// in `ca`), which requires a client certificate signed by that CA, takes
+/// the certificate's CN as the account name and applies the shipped ACL.
+fn tls_broker(test: &str, dir: &Path, ca: &Path, server: &Identity) -> Option<Mosquitto> {
+    use std::os::unix::fs::PermissionsExt;
+    // Mosquitto drops root: its files must be readable by its own user
+    // (test keys only, made for this run).
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&server.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let acl = dir.join("acl.conf");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mosquitto/acl.conf"),
+        &acl,
+    )
+    .unwrap();
+    Mosquitto::start_with(
+        test,
+        &format!(
+            "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n\
+             use_identity_as_username true\nallow_anonymous false\nacl_file {}",
+            ca.display(),
+            server.cert.display(),
+            server.key.display(),
+            acl.display()
+        ),
+    )
+}
+
+/// A daemon config on `mqtts://<host>:<port>` with these `[mqtt.tls]`
+/// lines, fence-a at km 5 and fence-b at km 9.
+fn daemon_config(dir: &Path, host: &str, port: u16, tls: &str) -> String {
+    format!(
+        r#"
+instance = "tls"
+wall = "{wall}"
+data_dir = "{data}"
+
+[mqtt]
+url = "mqtts://{host}:{port}"
+reconnect_max = "500ms"
+
+[mqtt.tls]
+{tls}
+
+[[fence]]
+id = "fence-a"
+[[fence.zones]]
+zone = 1
+start_m = 5000.0
+end_m = 5200.0
+
+[[fence]]
+id = "fence-b"
+[[fence.zones]]
+zone = 1
+start_m = 9000.0
+end_m = 9200.0
+"#,
+        wall = wall_file().display(),
+        data = dir.join("data").display(),
+    )
+}
+
+fn tls_lines(ca: &Path, client: Option<&Identity>) -> String {
+    let mut lines = format!("ca_file = \"{}\"\n", ca.display());
+    if let Some(id) = client {
+        lines += &format!(
+            "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+            id.cert.display(),
+            id.key.display()
+        );
+    }
+    lines
+}
+
+/// Publishes one QoS 1 message over TLS as the holder of `id`.
+fn publish(port: u16, ca: &Path, id: &Identity, topic: &str, message: &str) -> bool {
+    Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1"])
+        .arg("--cafile")
+        .arg(ca)
+        .arg("--cert")
+        .arg(&id.cert)
+        .arg("--key")
+        .arg(&id.key)
+        .args(["-t", topic, "-m", message])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs the daemon on `config` until its log says `expected`, then checks
+/// it never got onto the broker and stops gracefully.
+async fn refused(dir: &Path, config: &str, expected: &str) {
+    let daemon = Daemon::start(dir, config);
+    daemon.wait_log(expected, 1, Duration::from_secs(20)).await;
+    let log = daemon.log_text();
+    let line = log.lines().find(|l| l.contains(expected)).unwrap();
+    assert!(line.contains("ERROR"), "an engineer must act: {line}");
+    for connected in ["mqtt source connected", "mqtt publisher connected"] {
+        assert!(
+            !log.contains(connected),
+            "{expected}: the daemon connected:\n{log}"
+        );
+    }
+    println!("{expected}: {line}");
+    assert!(daemon.stop().success(), "{expected}: graceful stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_their_topics() {
+    let test = "mutual TLS";
+    if require_tool("mosquitto_pub", test).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let authority = Authority::new("Rampart test CA");
+    let ca = authority.write(d, "ca");
+    let server = authority.issue(d, "server", "broker", &["127.0.0.1", "localhost"], SERVER);
+    let Some(broker) = tls_broker(test, d, &ca, &server) else {
+        return;
+    };
+    let port = broker.port;
+    let wait = Duration::from_secs(20);
+    let daemon_id = authority.issue(d, "rampart", "rampart", &[], CLIENT);
+    let fence_a = authority.issue(d, "fence-a", "fence-a", &[], CLIENT);
+    let console_id = authority.issue(d, "console", "control-room", &[], CLIENT);
+
+    // A console over TLS, as the control-room account (its CN).
+    let mut console = {
+        let mut options = rumqttc::MqttOptions::new("console-tls", "127.0.0.1", port);
+        rampart::tls::TlsClient::load("127.0.0.1", &ca, Some((&console_id.cert, &console_id.key)))
+            .unwrap()
+            .apply(&mut options);
+        Watcher::with_options(options, &["rampart/v1/alert/#"]).await
+    };
+
+    let config = daemon_config(d, "127.0.0.1", port, &tls_lines(&ca, Some(&daemon_id)));
+    let daemon = Daemon::start_with_env(d, &config, &[("RUST_LOG", "trace")]);
+    daemon.wait_log("mqtt source subscribed", 1, wait).await;
+
+    // fence-a tries to speak for fence-b: the broker drops it (ACL).
+    let forged = sentence("RPTP,fence-b,1,CUT");
+    assert!(publish(
+        port,
+        &ca,
+        &fence_a,
+        "rampart/v1/sensor/fence-b",
+        forged.trim_end()
+    ));
+    let own = sentence("RPTP,fence-a,1,CUT");
+    assert!(publish(
+        port,
+        &ca,
+        &fence_a,
+        "rampart/v1/sensor/fence-a",
+        own.trim_end()
+    ));
+    let alert = console
+        .alert(wait, "fence-a's tamper over TLS", |v| v["kind"] == "tamper")
+        .await;
+    assert_eq!(alert["sensors"], serde_json::json!(["fence-a"]));
+    // The forged sentence went first: had it passed, its alert would be here.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = daemon.log_text();
+    assert!(
+        !log.contains("fence-b,1,CUT") && !log.contains("ALERT S009"),
+        "the forged sentence reached the daemon:\n{log}"
+    );
+
+    let stopped = daemon.log.clone();
+    assert!(daemon.stop().success());
+    let log = std::fs::read_to_string(stopped).unwrap();
+    assert!(log.contains("TRACE"), "the log is at trace level");
+    // No line of the private key's PEM body appears, at any level.
+    let key = std::fs::read_to_string(&daemon_id.key).unwrap();
+    for line in key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!log.contains(line), "the client key appears in the log");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_ca_or_a_missing_expired_or_foreign_client_certificate_fails_closed() {
+    let test = "TLS refusals";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let authority = Authority::new("Rampart test CA");
+    let ca = authority.write(d, "ca");
+    let server = authority.issue(d, "server", "broker", &["127.0.0.1"], SERVER);
+    let Some(broker) = tls_broker(test, d, &ca, &server) else {
+        return;
+    };
+    let port = broker.port;
+    let good = authority.issue(d, "rampart", "rampart", &[], CLIENT);
+    let expired = authority.issue(
+        d,
+        "rampart-old",
+        "rampart",
+        &[],
+        Issue {
+            role: Role::Client,
+            expired: true,
+        },
+    );
+    let stranger = Authority::new("Somebody else's CA");
+    let other_ca = stranger.write(d, "other-ca");
+    let foreign = stranger.issue(d, "rampart-foreign", "rampart", &[], CLIENT);
+
+    let cases = [
+        (tls_lines(&other_ca, Some(&good)), "unknown issuer"),
+        (tls_lines(&ca, None), "requires a client certificate"),
+        (
+            tls_lines(&ca, Some(&expired)),
+            "refused this daemon's client certificate: it has expired",
+        ),
+        (
+            tls_lines(&ca, Some(&foreign)),
+            "refused this daemon's client certificate",
+        ),
+    ];
+    for (tls, expected) in cases {
+        refused(d, &daemon_config(d, "127.0.0.1", port, &tls), expected).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_or_misnamed_broker_certificate_or_a_plain_listener_fails_closed() {
+    let test = "TLS broker certificate";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let authority = Authority::new("Rampart test CA");
+    let ca = authority.write(d, "ca");
+    let client = authority.issue(d, "rampart", "rampart", &[], CLIENT);
+    let tls = tls_lines(&ca, Some(&client));
+
+    let old = authority.issue(
+        d,
+        "server-old",
+        "broker",
+        &["127.0.0.1"],
+        Issue {
+            role: Role::Server,
+            expired: true,
+        },
+    );
+    let Some(broker) = tls_broker(test, d, &ca, &old) else {
+        return;
+    };
+    let config = daemon_config(d, "127.0.0.1", broker.port, &tls);
+    refused(d, &config, "the broker's certificate has expired").await;
+    drop(broker);
+
+    let misnamed = authority.issue(d, "server-other", "broker", &["broker.invalid"], SERVER);
+    let broker = tls_broker(test, d, &ca, &misnamed).unwrap();
+    let config = daemon_config(d, "127.0.0.1", broker.port, &tls);
+    refused(d, &config, "not valid for `127.0.0.1` (hostname mismatch)").await;
+    drop(broker);
+
+    // A plain MQTT listener behind an mqtts:// URL: never used in the clear.
+    let plain = Mosquitto::start(test).unwrap();
+    let config = daemon_config(d, "127.0.0.1", plain.port, &tls);
+    refused(d, &config, "is that port a TLS listener?").await;
+}
