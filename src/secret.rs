@@ -1,6 +1,7 @@
 //! Secrets from outside the config file: a password read from a file only
 //! its owner may read, or from an environment variable. A [`Secret`] never
-//! shows itself in `Debug` output or logs.
+//! shows itself in `Debug` output or logs, and is wiped from memory when
+//! dropped.
 
 use std::path::Path;
 
@@ -17,6 +18,12 @@ impl Secret {
     /// The secret itself, for the one place that needs it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
     }
 }
 
@@ -48,9 +55,11 @@ pub fn from_file(path: &Path) -> Result<Secret, String> {
             path.display()
         ));
     }
-    let text = crate::capped::read_to_string(path, MAX_SECRET_FILE)
+    let mut text = crate::capped::read_to_string(path, MAX_SECRET_FILE)
         .map_err(|e| format!("password file {}: cannot read: {e}", path.display()))?;
-    first_line(&text).ok_or_else(|| format!("password file {} is empty", path.display()))
+    let secret = first_line(&text);
+    zeroize::Zeroize::zeroize(&mut text);
+    secret.ok_or_else(|| format!("password file {} is empty", path.display()))
 }
 
 /// The value of environment variable `name`.

@@ -54,6 +54,12 @@ impl Key {
     }
 }
 
+impl Drop for Key {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Key(<redacted>)")
@@ -106,16 +112,18 @@ impl Keys {
         check_mode(path)?;
         // 1 MiB holds over ten thousand keys; a wrong path such as
         // /dev/zero is refused instead of read forever.
-        let text =
+        let mut text =
             crate::capped::read_to_string(path, 1 << 20).map_err(|e| KeyFileError::Read {
                 path: path.to_owned(),
                 error: e.to_string(),
             })?;
-        Self::parse(&text).map_err(|(line, message)| KeyFileError::Syntax {
+        let keys = Self::parse(&text).map_err(|(line, message)| KeyFileError::Syntax {
             path: path.to_owned(),
             line,
             message,
-        })
+        });
+        zeroize::Zeroize::zeroize(&mut text);
+        keys
     }
 
     /// Parses key file text: `device = "<64 hex digits>"` per line (the

@@ -299,3 +299,28 @@ fn tls_goes_with_mqtts_urls_only_and_its_files_are_read_at_load() {
         "{embedded}"
     );
 }
+
+#[test]
+fn the_embedded_broker_listens_on_loopback_only() {
+    for (host, ok) in [
+        ("127.0.0.1", true),
+        ("127.0.0.53", true),
+        ("[::1]", true),
+        ("localhost", true),
+        ("0.0.0.0", false),
+        ("10.20.0.5", false),
+        ("[::]", false),
+        ("broker.example", false),
+    ] {
+        let text = format!("{WALL}[mqtt]\nurl = \"mqtt://{host}:1883\"\nembedded_broker = true\n");
+        let found = problems(&text);
+        if ok {
+            assert!(found.is_empty(), "{host}: {found:?}");
+        } else {
+            assert!(
+                found.len() == 1 && found[0].contains("loopback only"),
+                "{host}: {found:?}"
+            );
+        }
+    }
+}

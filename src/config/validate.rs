@@ -145,6 +145,13 @@ fn check_credentials(config: &mut Config, p: &mut Problems) {
     }
 }
 
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// TLS exactly when the URL says `mqtts://`; its files read now.
 fn check_tls(config: &mut Config, p: &mut Problems) {
     let Ok(addr) = crate::topics::BrokerAddr::parse(&config.mqtt.url) else {
@@ -189,8 +196,19 @@ fn check_tls(config: &mut Config, p: &mut Problems) {
 }
 
 fn check_mqtt(config: &Config, p: &mut Problems) {
-    if let Err(e) = crate::topics::BrokerAddr::parse(&config.mqtt.url) {
-        p.add(&[key("mqtt"), key("url")], e.to_string());
+    match crate::topics::BrokerAddr::parse(&config.mqtt.url) {
+        Err(e) => p.add(&[key("mqtt"), key("url")], e.to_string()),
+        // The embedded broker has no accounts, ACL or TLS: whoever reaches
+        // it could inject sentences and acknowledgements. Loopback only.
+        Ok(addr) if config.mqtt.embedded_broker && !is_loopback(&addr.host) => p.add(
+            &[key("mqtt"), key("url")],
+            format!(
+                "the embedded broker listens on loopback only (127.0.0.1, ::1 or localhost), not `{}`: \
+                 it has no accounts, ACL or TLS; use Mosquitto for a networked deployment",
+                addr.host
+            ),
+        ),
+        Ok(_) => {}
     }
     let root = &config.mqtt.root;
     if root.is_empty() || root.contains(['/', '+', '#']) || root.contains(char::is_whitespace) {
