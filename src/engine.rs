@@ -339,12 +339,8 @@ impl Engine {
         if config.instance != self.config.instance {
             return Err(ReconfigureError::NeedsRestart("instance"));
         }
-        // The sources check MACs with the keys read at start-up.
-        if config.auth.keys_file != self.config.auth.keys_file
-            || config.auth.keys != self.config.auth.keys
-        {
-            return Err(ReconfigureError::NeedsRestart("auth.keys_file"));
-        }
+        // New keys apply here at once (the seq check) and in the sources
+        // before their next message (the caller swaps `Shared::keys`).
         self.suspicion.set_config(suspicion_config(config));
         // Cameras no longer configured: end their low-contrast marks.
         let gone: Vec<String> = self

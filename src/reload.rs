@@ -110,6 +110,14 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
         old.thermal.max_frame_pixels.to_string(),
         new.thermal.max_frame_pixels.to_string(),
     );
+    // Same file names, new contents: not in the Debug text above.
+    if old.mqtt.password != new.mqtt.password {
+        what.push("the broker password changed: restart rampart to apply it".into());
+    }
+    let tls = |c: &Config| c.mqtt.tls.as_ref().and_then(|t| t.client.clone());
+    if tls(old) != tls(new) {
+        what.push("a [mqtt.tls] file changed: restart rampart to apply it".into());
+    }
     what
 }
 

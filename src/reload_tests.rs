@@ -44,6 +44,45 @@ fn thresholds_swap_live_but_the_broker_needs_a_restart() {
     );
 }
 
+#[test]
+fn a_new_password_or_tls_file_behind_the_same_names_needs_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write_private = |name: &str, text: &str| {
+        std::fs::write(d.join(name), text).unwrap();
+        std::fs::set_permissions(d.join(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let ca = |name: &str| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec![name.into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(d.join("ca.pem"), cert.pem()).unwrap();
+    };
+    let text = config_text(400.0, "mqtts://broker:8883").replace(
+        "[detection.fence]",
+        "username = \"rampart\"\npassword_file = \"pw\"\n[mqtt.tls]\nca_file = \"ca.pem\"\n[detection.fence]",
+    );
+    write_private("pw", "first\n");
+    ca("broker");
+    let old = load(d, &text).config;
+    assert!(restart_needed(&old, &load(d, &text).config).is_empty());
+    write_private("pw", "second\n");
+    let new = load(d, &text).config;
+    assert_eq!(
+        restart_needed(&old, &new),
+        ["the broker password changed: restart rampart to apply it"]
+    );
+    ca("broker");
+    let newer = load(d, &text).config;
+    assert_eq!(
+        restart_needed(&new, &newer),
+        ["a [mqtt.tls] file changed: restart rampart to apply it"]
+    );
+}
+
 struct Harness {
     hup: mpsc::Sender<()>,
     engine: mpsc::Receiver<Box<Loaded>>,

@@ -50,8 +50,8 @@ pub struct Shared {
     /// Store, broker link and clock, as published on the health topic.
     pub health: Health,
     limiter: LogLimiter,
-    /// The device keys the sources check MACs with (read at start-up).
-    pub keys: std::sync::Arc<crate::auth::Keys>,
+    /// The device keys the sources check MACs with (replaced by a reload).
+    pub keys: crate::auth::KeyRing,
     /// When the engine task last ticked, ms after start-up: its pulse, which
     /// the watchdog ([`crate::sdnotify`]) checks.
     engine_pulse_ms: AtomicU64,
@@ -69,7 +69,7 @@ impl Shared {
             counters: Counters::default(),
             health: Health::new(clock.now()),
             limiter: LogLimiter::new(REJECT_LOG_INTERVAL),
-            keys,
+            keys: crate::auth::KeyRing::new(keys),
             engine_pulse_ms: AtomicU64::new(0),
         }
     }

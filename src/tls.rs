@@ -15,11 +15,20 @@ use std::path::{Path, PathBuf};
 const MAX_PEM_FILE: u64 = 1024 * 1024;
 
 /// A ready client configuration; cheap to clone. `Debug` shows nothing of
-/// the key.
+/// the key. Two are equal when they were read from the same bytes.
 #[derive(Clone)]
 pub struct TlsClient {
     #[cfg(feature = "tls")]
     config: std::sync::Arc<rustls::ClientConfig>,
+    /// SHA-256 over the files' contents.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    fingerprint: [u8; 32],
+}
+
+impl PartialEq for TlsClient {
+    fn eq(&self, other: &Self) -> bool {
+        self.fingerprint == other.fingerprint
+    }
 }
 
 impl std::fmt::Debug for TlsClient {
@@ -98,6 +107,7 @@ mod imp {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     use rustls::{AlertDescription as Alert, CertificateError as Cert, Error};
+    use sha2::{Digest, Sha256};
 
     use super::{TlsClient, TlsError, MAX_PEM_FILE};
 
@@ -112,13 +122,16 @@ mod imp {
     fn certificates(
         what: &'static str,
         path: &Path,
+        digest: &mut Sha256,
     ) -> Result<Vec<CertificateDer<'static>>, TlsError> {
         let bad = |why: String| TlsError::File {
             what,
             path: path.to_owned(),
             why,
         };
-        let certs = CertificateDer::pem_slice_iter(&read(what, path)?)
+        let bytes = read(what, path)?;
+        digest.update(&bytes);
+        let certs = CertificateDer::pem_slice_iter(&bytes)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| bad(format!("not PEM certificates: {e}")))?;
         if certs.is_empty() {
@@ -127,7 +140,7 @@ mod imp {
         Ok(certs)
     }
 
-    fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    fn private_key(path: &Path, digest: &mut Sha256) -> Result<PrivateKeyDer<'static>, TlsError> {
         const WHAT: &str = "client key";
         let bad = |why: String| TlsError::File {
             what: WHAT,
@@ -144,9 +157,13 @@ mod imp {
             Ok(None) => {}
             Err(e) => return Err(bad(format!("cannot read: {e}"))),
         }
+        let mut bytes = read(WHAT, path)?;
+        digest.update(&bytes);
         // The error names the PEM problem, never the key's bytes.
-        PrivateKeyDer::from_pem_slice(&read(WHAT, path)?)
-            .map_err(|e| bad(format!("no PEM private key (PKCS#8, PKCS#1 or SEC1): {e}")))
+        let key = PrivateKeyDer::from_pem_slice(&bytes)
+            .map_err(|e| bad(format!("no PEM private key (PKCS#8, PKCS#1 or SEC1): {e}")));
+        zeroize::Zeroize::zeroize(&mut bytes);
+        key
     }
 
     pub(super) fn load(
@@ -155,8 +172,9 @@ mod imp {
         identity: Option<(&Path, &Path)>,
     ) -> Result<TlsClient, TlsError> {
         ServerName::try_from(host).map_err(|_| TlsError::ServerName(host.to_owned()))?;
+        let mut digest = Sha256::new();
         let mut roots = rustls::RootCertStore::empty();
-        for cert in certificates("CA file", ca_file)? {
+        for cert in certificates("CA file", ca_file, &mut digest)? {
             roots.add(cert).map_err(|e| TlsError::File {
                 what: "CA file",
                 path: ca_file.to_owned(),
@@ -171,8 +189,8 @@ mod imp {
         let config = match identity {
             None => builder.with_no_client_auth(),
             Some((cert, key)) => {
-                let chain = certificates("client certificate", cert)?;
-                let key = private_key(key)?;
+                let chain = certificates("client certificate", cert, &mut digest)?;
+                let key = private_key(key, &mut digest)?;
                 builder
                     .with_client_auth_cert(chain, key)
                     .map_err(|e| TlsError::Identity(e.to_string()))?
@@ -180,6 +198,7 @@ mod imp {
         };
         Ok(TlsClient {
             config: Arc::new(config),
+            fingerprint: digest.finalize().into(),
         })
     }
 

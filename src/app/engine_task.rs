@@ -133,6 +133,10 @@ pub async fn run_engine(
             Some(loaded) = reloads.recv() => match engine.reconfigure(&loaded.config, shared.clock.now()) {
                 Ok(outs) => {
                     shared.counters.incr("config.reloads");
+                    if shared.keys.replace(loaded.config.auth.keys.clone()) {
+                        shared.counters.incr("auth.key_reloads");
+                        info!(keyed = loaded.config.auth.keys.devices().count(), "sentence keys replaced");
+                    }
                     push_camera_settings(&engine);
                     if let Some(change) = engine.take_profile_change() {
                         info!(%change, "threshold profile changed with the new config");

@@ -8,6 +8,8 @@
 //! - [`verify`] checks a raw received line against a device's key: the tag
 //!   is the first 16 bytes of HMAC-SHA256 over every byte after `$` up to
 //!   (not including) `,m=`, compared in constant time.
+//! - [`KeyRing`] holds the keys in use, replaced whole when a reloaded
+//!   config brings a new key file (key rotation without a restart).
 //! - [`seq`] holds what is pure and stateful: the last accepted sequence
 //!   number per device (RFC 1982) and the burst of rejections that makes
 //!   substitution suspected.
@@ -63,6 +65,56 @@ impl Drop for Key {
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Key(<redacted>)")
+    }
+}
+
+/// The keys the sources check with, replaceable while they run: a reload
+/// swaps the whole set at once, and each source picks it up before its
+/// next message.
+#[derive(Debug, Default)]
+pub struct KeyRing {
+    current: std::sync::RwLock<std::sync::Arc<Keys>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl KeyRing {
+    /// A ring holding `keys`.
+    pub fn new(keys: std::sync::Arc<Keys>) -> Self {
+        Self {
+            current: std::sync::RwLock::new(keys),
+            generation: Default::default(),
+        }
+    }
+
+    /// The keys in use.
+    pub fn current(&self) -> std::sync::Arc<Keys> {
+        // A poisoned lock still holds a whole set: the swap cannot panic
+        // half-way.
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Changes with every replacement: a cheap "are my keys stale?".
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Puts `keys` in use; false (and nothing changes) if they are the keys
+    /// already in use.
+    pub fn replace(&self, keys: std::sync::Arc<Keys>) -> bool {
+        let mut current = self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if **current == *keys {
+            return false;
+        }
+        *current = keys;
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        true
     }
 }
 

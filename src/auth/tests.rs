@@ -364,3 +364,22 @@ fn a_flood_of_forgeries_raises_one_tamper_which_clears_on_the_devices_clear() {
         Some(AlertState::Cleared)
     );
 }
+
+#[test]
+fn a_key_ring_swaps_the_whole_set_and_says_when_it_changed() {
+    let mut first = Keys::none();
+    first.insert("f1", Key::new([1; KEY_LEN]));
+    let ring = KeyRing::new(Arc::new(first.clone()));
+    let g0 = ring.generation();
+    assert!(
+        !ring.replace(Arc::new(first.clone())),
+        "same keys: no change"
+    );
+    assert_eq!(ring.generation(), g0);
+    let mut second = first;
+    second.insert("f1", Key::new([2; KEY_LEN]));
+    second.insert("f2", Key::new([3; KEY_LEN]));
+    assert!(ring.replace(Arc::new(second.clone())));
+    assert_ne!(ring.generation(), g0);
+    assert_eq!(*ring.current(), second);
+}

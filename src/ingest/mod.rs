@@ -153,6 +153,11 @@ impl LineDecoder {
         }
     }
 
+    /// Checks MACs with `keys` from the next line on.
+    pub fn set_keys(&mut self, keys: Arc<Keys>) {
+        self.keys = keys;
+    }
+
     /// Frames `bytes` and reports every complete line, in order. `last`
     /// says the bytes end a message (an MQTT payload), so an unterminated
     /// tail is taken too; otherwise it waits for the next call. Blank lines
@@ -249,6 +254,8 @@ pub struct LineHandler {
     /// Names the source in logs and counters (`serial:/dev/ttyUSB0`, `mqtt`).
     label: Arc<str>,
     decoder: LineDecoder,
+    /// The key ring generation the decoder's keys come from.
+    keys_generation: u64,
     tx: mpsc::Sender<Inbound>,
     shared: Arc<Shared>,
 }
@@ -258,7 +265,8 @@ impl LineHandler {
     pub fn new(label: &str, tx: mpsc::Sender<Inbound>, shared: Arc<Shared>) -> Self {
         Self {
             label: label.into(),
-            decoder: LineDecoder::with_keys(shared.keys.clone()),
+            keys_generation: shared.keys.generation(),
+            decoder: LineDecoder::with_keys(shared.keys.current()),
             tx,
             shared,
         }
@@ -275,6 +283,11 @@ impl LineHandler {
         last: bool,
         received: Timestamp,
     ) -> bool {
+        let generation = self.shared.keys.generation();
+        if generation != self.keys_generation {
+            self.decoder.set_keys(self.shared.keys.current());
+            self.keys_generation = generation;
+        }
         let mut accepted = Vec::new();
         let (label, shared) = (&self.label, &self.shared);
         self.decoder

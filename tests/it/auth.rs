@@ -389,3 +389,53 @@ fn a_key_file_others_can_read_stops_check_config_and_run() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_takes_effect_on_reload_without_a_restart() {
+    let Some(broker) = Mosquitto::start("a_rotated_key_takes_effect_on_reload") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("tty/unused");
+    let config = keyed_config(dir.path(), broker.port, &link, "");
+    let daemon = Daemon::start(dir.path(), &config);
+    let w = Watcher::start(broker.port, &["rampart/v1/alert/+"]).await;
+    daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
+    let topic = "rampart/v1/sensor/trench-m1";
+    w.publish(topic, signed(TEST_HEX, "RPHB,trench-m1,1,60,OK").as_bytes())
+        .await;
+
+    // trench-m1 gets a new key; SIGHUP.
+    const NEW_HEX: &str = "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
+    let keys = dir.path().join("keys.toml");
+    let text = std::fs::read_to_string(&keys).unwrap();
+    std::fs::write(
+        &keys,
+        text.replace(
+            &format!("trench-m1 = \"{TEST_HEX}\""),
+            &format!("trench-m1 = \"{NEW_HEX}\""),
+        ),
+    )
+    .unwrap();
+    daemon.hangup();
+    daemon.wait_log("sentence keys replaced", 1, WAIT).await;
+
+    // The old key is refused, the new one taken, with the seq carried on.
+    w.publish(topic, signed(TEST_HEX, "RPHB,trench-m1,2,60,OK").as_bytes())
+        .await;
+    w.publish(topic, signed(NEW_HEX, "RPHB,trench-m1,3,60,OK").as_bytes())
+        .await;
+    w.publish(topic, signed(NEW_HEX, "RPHB,trench-m1,1,60,OK").as_bytes())
+        .await;
+    daemon.wait_log("reason=\"bad_mac\"", 1, WAIT).await;
+    daemon.wait_log("reason=\"replayed_seq\"", 1, WAIT).await;
+    let log_path = daemon.log.clone();
+    assert!(daemon.stop().success());
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert_eq!(final_counter(&log, "rejected.bad_mac"), 1, "{log}");
+    assert_eq!(final_counter(&log, "rejected.replayed_seq"), 1, "{log}");
+    // Seqs 1 and 3, and the replayed 1 the engine refuses; not the old key's.
+    assert_eq!(final_counter(&log, "engine.sentences"), 3, "{log}");
+    assert_eq!(final_counter(&log, "auth.key_reloads"), 1);
+    assert!(!log.contains(NEW_HEX), "the new key appears in the log");
+}
