@@ -66,6 +66,16 @@ pub struct ClockHealth {
     pub last_jump_s: Option<f64>,
 }
 
+/// The TLS certificate that expires first (CA or the daemon's own).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CertificateHealth {
+    /// Which certificate: `client certificate /etc/rampart/tls/rampart.pem`.
+    pub certificate: String,
+    pub expires_at: Timestamp,
+    /// Whole days left; negative once expired.
+    pub days_left: i64,
+}
+
 /// What is published.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HealthReport {
@@ -75,6 +85,9 @@ pub struct HealthReport {
     pub clock: ClockHealth,
     /// Alert messages not yet acknowledged by the broker.
     pub outbox: u64,
+    /// With TLS: the first certificate to expire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<CertificateHealth>,
 }
 
 /// Shared health, with a version that moves on every change.
@@ -96,6 +109,7 @@ impl Health {
                 },
                 clock: ClockHealth::default(),
                 outbox: 0,
+                tls: None,
             }),
             version: AtomicU64::new(1),
         }
@@ -129,6 +143,11 @@ impl Health {
             s.clock.last_jump_s = Some(by_s);
             true
         });
+    }
+
+    /// The first TLS certificate to expire, as of the latest check.
+    pub fn certificate(&self, first: CertificateHealth, now: Timestamp) {
+        self.update(now, |s| s.tls.replace(first.clone()) != Some(first));
     }
 
     /// How many alert messages await the broker's acknowledgement.

@@ -78,6 +78,11 @@ impl LinkConfig {
         o
     }
 
+    /// The TLS client, for an `mqtts://` link.
+    pub fn tls(&self) -> Option<&crate::tls::TlsClient> {
+        self.tls.as_ref()
+    }
+
     /// A fresh back-off for this link.
     pub fn backoff(&self) -> Backoff {
         Backoff::new(Duration::from_millis(250), self.reconnect_max)

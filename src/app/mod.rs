@@ -46,6 +46,7 @@ use crate::sink::publisher::{Publisher, Telemetry};
 use crate::sink::{AlertSink, Retention};
 use crate::store::{Store, StoreHandle};
 
+mod certificates;
 mod engine_task;
 
 use engine_task::{run_engine, EngineLinks};
@@ -199,6 +200,15 @@ pub async fn run_with(
     sources.spawn(mqtt.run(stop_rx.clone()));
     let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
     let clock_watch = tokio::spawn(watch_clock(shared.clone(), stop_rx.clone()));
+    let expiries = link
+        .tls()
+        .map(|t| t.expiries().to_vec())
+        .unwrap_or_default();
+    let cert_watch = tokio::spawn(certificates::watch(
+        shared.clone(),
+        expiries,
+        stop_rx.clone(),
+    ));
     let ready = format!(
         "running: {} serial ports, {} cameras, broker {}",
         config.serial.len(),
@@ -237,6 +247,7 @@ pub async fn run_with(
     }
     let _ = stats.await;
     let _ = clock_watch.await;
+    let _ = cert_watch.await;
     if config.mqtt.embedded_broker {
         // The embedded broker dies with this process: give it a moment to
         // forward the last messages (the `offline` presence) to subscribers.

@@ -55,9 +55,18 @@ impl Authority {
             Role::Server => ExtendedKeyUsagePurpose::ServerAuth,
             Role::Client => ExtendedKeyUsagePurpose::ClientAuth,
         }];
-        if how.expired {
-            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
-            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        match how.validity {
+            Validity::Long => {}
+            Validity::Expired => {
+                params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+                params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+            }
+            Validity::Days(days) => {
+                // Half a day over, so whole days left stay `days` for a while.
+                params.not_after = time::OffsetDateTime::now_utc()
+                    + time::Duration::days(days)
+                    + time::Duration::hours(12);
+            }
         }
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
@@ -80,18 +89,28 @@ enum Role {
 }
 
 #[derive(Clone, Copy)]
+enum Validity {
+    /// rcgen's default, to 4096.
+    Long,
+    /// 2020 to 2021.
+    Expired,
+    /// From 1975 to this many days (and a half) from now.
+    Days(i64),
+}
+
+#[derive(Clone, Copy)]
 struct Issue {
     role: Role,
-    expired: bool,
+    validity: Validity,
 }
 
 const SERVER: Issue = Issue {
     role: Role::Server,
-    expired: false,
+    validity: Validity::Long,
 };
 const CLIENT: Issue = Issue {
     role: Role::Client,
-    expired: false,
+    validity: Validity::Long,
 };
 
 /// A certificate and its private key on disk.
@@ -226,7 +245,17 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
     };
     let port = broker.port;
     let wait = Duration::from_secs(20);
-    let daemon_id = authority.issue(d, "rampart", "rampart", &[], CLIENT);
+    // The daemon's certificate expires in 10 days: it says so.
+    let daemon_id = authority.issue(
+        d,
+        "rampart",
+        "rampart",
+        &[],
+        Issue {
+            role: Role::Client,
+            validity: Validity::Days(10),
+        },
+    );
     let fence_a = authority.issue(d, "fence-a", "fence-a", &[], CLIENT);
     let console_id = authority.issue(d, "console", "control-room", &[], CLIENT);
 
@@ -242,6 +271,9 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
     let config = daemon_config(d, "127.0.0.1", port, &tls_lines(&ca, Some(&daemon_id)));
     let daemon = Daemon::start_with_env(d, &config, &[("RUST_LOG", "trace")]);
     daemon.wait_log("mqtt source subscribed", 1, wait).await;
+    daemon
+        .wait_log("TLS certificate expires in 10 days", 1, wait)
+        .await;
 
     // fence-a tries to speak for fence-b: the broker drops it (ACL).
     let forged = sentence("RPTP,fence-b,1,CUT");
@@ -303,7 +335,7 @@ async fn a_wrong_ca_or_a_missing_expired_or_foreign_client_certificate_fails_clo
         &[],
         Issue {
             role: Role::Client,
-            expired: true,
+            validity: Validity::Expired,
         },
     );
     let stranger = Authority::new("Somebody else's CA");
@@ -344,7 +376,7 @@ async fn an_expired_or_misnamed_broker_certificate_or_a_plain_listener_fails_clo
         &["127.0.0.1"],
         Issue {
             role: Role::Server,
-            expired: true,
+            validity: Validity::Expired,
         },
     );
     let Some(broker) = tls_broker(test, d, &ca, &old) else {

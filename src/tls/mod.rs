@@ -8,7 +8,12 @@
 //! Behind the `tls` cargo feature (on by default); rustls with the ring
 //! provider, no OpenSSL.
 
+pub mod validity;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use validity::Expiry;
 
 /// The largest certificate or key file read.
 #[cfg(feature = "tls")]
@@ -23,6 +28,8 @@ pub struct TlsClient {
     /// SHA-256 over the files' contents.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     fingerprint: [u8; 32],
+    /// When the CA certificates and this daemon's certificate expire.
+    expiries: Arc<Vec<Expiry>>,
 }
 
 impl PartialEq for TlsClient {
@@ -74,6 +81,12 @@ impl TlsClient {
         }
     }
 
+    /// When the trusted CA certificates and this daemon's own certificate
+    /// expire (those whose date could be read).
+    pub fn expiries(&self) -> &[Expiry] {
+        &self.expiries
+    }
+
     /// Sets `options` to connect over TLS with this configuration.
     pub fn apply(&self, options: &mut rumqttc::MqttOptions) {
         #[cfg(feature = "tls")]
@@ -109,6 +122,7 @@ mod imp {
     use rustls::{AlertDescription as Alert, CertificateError as Cert, Error};
     use sha2::{Digest, Sha256};
 
+    use super::validity::{not_after, Expiry};
     use super::{TlsClient, TlsError, MAX_PEM_FILE};
 
     fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
@@ -173,8 +187,22 @@ mod imp {
     ) -> Result<TlsClient, TlsError> {
         ServerName::try_from(host).map_err(|_| TlsError::ServerName(host.to_owned()))?;
         let mut digest = Sha256::new();
+        let mut expiries = Vec::new();
         let mut roots = rustls::RootCertStore::empty();
-        for cert in certificates("CA file", ca_file, &mut digest)? {
+        let cas = certificates("CA file", ca_file, &mut digest)?;
+        for (i, cert) in cas.iter().enumerate() {
+            if let Some(at) = not_after(cert) {
+                let what = match cas.len() {
+                    1 => format!("CA certificate {}", ca_file.display()),
+                    _ => format!("CA certificate {} of {}", i + 1, ca_file.display()),
+                };
+                expiries.push(Expiry {
+                    what,
+                    not_after: at,
+                });
+            }
+        }
+        for cert in cas {
             roots.add(cert).map_err(|e| TlsError::File {
                 what: "CA file",
                 path: ca_file.to_owned(),
@@ -190,6 +218,12 @@ mod imp {
             None => builder.with_no_client_auth(),
             Some((cert, key)) => {
                 let chain = certificates("client certificate", cert, &mut digest)?;
+                if let Some(at) = chain.first().and_then(|leaf| not_after(leaf)) {
+                    expiries.push(Expiry {
+                        what: format!("client certificate {}", cert.display()),
+                        not_after: at,
+                    });
+                }
                 let key = private_key(key, &mut digest)?;
                 builder
                     .with_client_auth_cert(chain, key)
@@ -199,6 +233,7 @@ mod imp {
         Ok(TlsClient {
             config: Arc::new(config),
             fingerprint: digest.finalize().into(),
+            expiries: Arc::new(expiries),
         })
     }
 
