@@ -1,6 +1,7 @@
 //! TLS to a real Mosquitto with `require_certificate true` and the shipped
 //! ACL, certificates made at test time (rcgen): the daemon connects with
-//! its client certificate and a sensor cannot publish as another; a wrong
+//! its client certificate, a keyed sensor's signed sentence alerts, a
+//! sensor cannot publish as another, and no secret reaches the trace log; a wrong
 //! CA, expired certificates on either side, a missing client certificate,
 //! a hostname mismatch and a plain listener each keep the daemon off the
 //! broker with an error that says why.
@@ -268,8 +269,27 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
         Watcher::with_options(options, &["rampart/v1/alert/#"]).await
     };
 
-    let config = daemon_config(d, "127.0.0.1", port, &tls_lines(&ca, Some(&daemon_id)));
-    let daemon = Daemon::start_with_env(d, &config, &[("RUST_LOG", "trace")]);
+    // Every secret at once, logged at trace level: a sentence key for
+    // fence-a, the TLS key, and a password (the broker takes the account
+    // from the certificate and ignores it, but the daemon sends it).
+    const KEY_HEX: &str = "7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e7e57ab1e";
+    const PASSWORD: &str = "pw-rampart-over-tls-not-secret";
+    let keys = d.join("keys.toml");
+    std::fs::write(&keys, format!("fence-a = \"{KEY_HEX}\"\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = daemon_config(d, "127.0.0.1", port, &tls_lines(&ca, Some(&daemon_id))).replace(
+        "[mqtt.tls]",
+        "username = \"rampart\"\npassword_env = \"RAMPART_TEST_MQTT_PASSWORD\"\n\n[mqtt.tls]",
+    ) + "\n[auth]\nkeys_file = \"keys.toml\"\n";
+    let daemon = Daemon::start_with_env(
+        d,
+        &config,
+        &[
+            ("RUST_LOG", "trace"),
+            ("RAMPART_TEST_MQTT_PASSWORD", PASSWORD),
+        ],
+    );
     daemon.wait_log("mqtt source subscribed", 1, wait).await;
     daemon
         .wait_log("TLS certificate expires in 10 days", 1, wait)
@@ -284,7 +304,25 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
         "rampart/v1/sensor/fence-b",
         forged.trim_end()
     ));
-    let own = sentence("RPTP,fence-a,1,CUT");
+    // Unsigned, from the keyed fence-a: refused by the daemon.
+    let unsigned = sentence("RPTP,fence-a,1,CUT");
+    assert!(publish(
+        port,
+        &ca,
+        &fence_a,
+        "rampart/v1/sensor/fence-a",
+        unsigned.trim_end()
+    ));
+    daemon.wait_log("reason=\"missing_mac\"", 1, wait).await;
+    let own = {
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&KEY_HEX[2 * i..2 * i + 2], 16).unwrap();
+        }
+        let mut s = rampart::sentence::parse(sentence("RPTP,fence-a,2,CUT").as_bytes()).unwrap();
+        rampart::auth::sign(&mut s, &rampart::auth::Key::new(k));
+        s.encode()
+    };
     assert!(publish(
         port,
         &ca,
@@ -308,6 +346,11 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
     assert!(daemon.stop().success());
     let log = std::fs::read_to_string(stopped).unwrap();
     assert!(log.contains("TRACE"), "the log is at trace level");
+    assert!(
+        !log.contains(KEY_HEX),
+        "the sentence key appears in the log"
+    );
+    assert!(!log.contains(PASSWORD), "the password appears in the log");
     // No line of the private key's PEM body appears, at any level.
     let key = std::fs::read_to_string(&daemon_id.key).unwrap();
     for line in key.lines().filter(|l| !l.starts_with("-----")) {
