@@ -129,6 +129,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             SimOptions {
                 pty_dir,
                 truth: Some(truth.clone()),
+                identities: None,
             },
         )
         .context("cannot create the simulated serial lines")?;

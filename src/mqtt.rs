@@ -22,6 +22,8 @@ pub struct LinkConfig {
     credentials: Option<(String, crate::secret::Secret)>,
     /// TLS, for an `mqtts://` URL (and only then).
     tls: Option<crate::tls::TlsClient>,
+    /// The CA file TLS trusts, for [`LinkConfig::with_identity`].
+    tls_ca: Option<std::path::PathBuf>,
     reconnect_max: Duration,
 }
 
@@ -38,6 +40,7 @@ impl LinkConfig {
         Ok(Self {
             addr,
             tls,
+            tls_ca: config.tls.as_ref().map(|t| t.ca_file.clone()),
             topics: Topics::new(&config.root),
             instance: instance.to_owned(),
             frame_qos: if config.frame_qos == 0 {
@@ -76,6 +79,30 @@ impl LinkConfig {
             tls.apply(&mut o);
         }
         o
+    }
+
+    /// This link logging in with another client certificate, trusting
+    /// the same CA, and without the account's password (the broker takes
+    /// the account from the certificate). For simulated devices.
+    pub fn with_identity(
+        &self,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Result<Self, crate::tls::TlsError> {
+        let Some(ca) = &self.tls_ca else {
+            return Err(crate::tls::TlsError::Identity(
+                "client certificates need an mqtts:// broker with [mqtt.tls]".into(),
+            ));
+        };
+        Ok(Self {
+            tls: Some(crate::tls::TlsClient::load(
+                &self.addr.host,
+                ca,
+                Some((cert, key)),
+            )?),
+            credentials: None,
+            ..self.clone()
+        })
     }
 
     /// The TLS client, for an `mqtts://` link.

@@ -11,6 +11,11 @@
 //! the config's `[auth] keys_file`, or from `--keys FILE` (same format),
 //! which replaces them.
 //!
+//! Over MQTT the devices share one connection with the config's `[mqtt]`
+//! settings, or, with `--mqtt-identities DIR`, each connects with its own
+//! client certificate, so a TLS broker with the ACL of `config/mosquitto/`
+//! can be simulated end to end.
+//!
 //! Two subcommands work without real time or a broker:
 //! - `firmware-sim truth SCENARIO [--config C]` prints the scenario's ground
 //!   truth, one JSON object per line (the same lines the live `--truth`
@@ -64,6 +69,12 @@ struct Args {
     /// of the config's `[auth] keys_file`.
     #[arg(long)]
     keys: Option<PathBuf>,
+    /// Connect each MQTT device and camera on its own, with the client
+    /// certificate `<DIR>/<id>.pem` and key `<DIR>/<id>.key` (mode 0600),
+    /// trusting the config's `[mqtt.tls] ca_file`: as real devices do
+    /// under the broker's ACL. Needs an `mqtts://` broker.
+    #[arg(long, value_name = "DIR")]
+    mqtt_identities: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -188,6 +199,7 @@ fn main() -> anyhow::Result<()> {
             SimOptions {
                 pty_dir: args.pty_dir.clone(),
                 truth: args.truth,
+                identities: args.mqtt_identities,
             },
         )
         .context("cannot create the simulated serial lines")?;

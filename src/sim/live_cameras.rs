@@ -15,6 +15,7 @@ use rumqttc::{AsyncClient, QoS};
 use tracing::warn;
 
 use super::cameras::{frame_payload, frame_time_s};
+use super::connections::Connections;
 use super::scenario::Scenario;
 use super::thermal::{CameraScene, World};
 use super::weather::Weather;
@@ -117,14 +118,15 @@ impl Drop for StopOnDrop {
 pub(crate) struct CameraRun {
     stop: StopOnDrop,
     threads: Vec<std::thread::JoinHandle<CameraStats>>,
-    client: AsyncClient,
-    mqtt_task: tokio::task::JoinHandle<()>,
+    connections: Connections,
 }
 
 /// Starts a thread per simulated camera, publishing through a connection
-/// of their own; `None` when there are no cameras.
+/// of their own (one per camera with `identities`); `None` when there are
+/// no cameras, or their connections cannot be set up (logged).
 pub(crate) fn start(
     mqtt: &LinkConfig,
+    identities: Option<&std::path::Path>,
     scenes: Vec<CameraScene>,
     world: Option<Arc<World>>,
     weather: Arc<Weather>,
@@ -133,33 +135,30 @@ pub(crate) fn start(
     if scenes.is_empty() {
         return None;
     }
-    let mut options = mqtt.options("sim-cameras");
-    options.set_clean_session(true);
+    let ids: Vec<String> = scenes.iter().map(|s| s.id().to_owned()).collect();
     // A short queue: a slow link drops frames rather than buffering them.
-    let (client, mut eventloop) = AsyncClient::new(options, 2 * scenes.len() + 2);
-    let stop = Arc::new(AtomicBool::new(false));
-    let closing = stop.clone();
-    let mqtt_task = tokio::spawn(async move {
-        loop {
-            if let Err(e) = eventloop.poll().await {
-                if closing.load(Ordering::Relaxed) {
-                    break;
-                }
-                warn!(error = %e, "simulated cameras' mqtt connection error");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
+    let queue = 2 * scenes.len() + 2;
+    let connections = match Connections::open(mqtt, "sim-cameras", &ids, identities, queue) {
+        Ok(c) => c,
+        Err(e) => {
+            warn!(error = %e, "the simulated cameras cannot connect; none is started");
+            return None;
         }
-    });
+    };
+    let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut threads = Vec::new();
     for scene in scenes {
+        let Some(client) = connections.client(scene.id()).cloned() else {
+            continue; // cannot happen: open() made one for every id
+        };
         let job = CameraJob {
             topic: mqtt.topics.camera_frame(scene.id()),
             scene,
             world: world.clone(),
             weather: weather.clone(),
             scenario: scenario.clone(),
-            client: client.clone(),
+            client,
             start,
             stop: stop.clone(),
         };
@@ -175,8 +174,7 @@ pub(crate) fn start(
     Some(CameraRun {
         stop: StopOnDrop(stop),
         threads,
-        client,
-        mqtt_task,
+        connections,
     })
 }
 
@@ -193,9 +191,7 @@ impl CameraRun {
         })
         .await
         .unwrap_or_default();
-        let _ = self.client.disconnect().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        self.mqtt_task.abort();
+        self.connections.close(Duration::from_millis(100)).await;
         stats
     }
 }

@@ -18,6 +18,7 @@
 //! Each simulated camera renders on a thread of its own ([`live_cameras`]).
 
 pub mod cameras;
+mod connections;
 pub mod devices;
 pub mod live_cameras;
 pub mod offline;
@@ -38,14 +39,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, QoS};
+use rumqttc::QoS;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::mqtt::LinkConfig;
 use crate::wall::Wall;
 use cameras::invalid_input;
+use connections::Connections;
 use devices::Controllers;
 pub use live_cameras::CameraStats;
 use pty::Pty;
@@ -61,6 +63,11 @@ pub struct SimOptions {
     pub pty_dir: PathBuf,
     /// Ground truth: each [`TruthItem`] as one JSON line when it begins.
     pub truth: Option<PathBuf>,
+    /// A directory of client certificates, `<id>.pem` and `<id>.key` per
+    /// MQTT device and camera: each then connects on its own with its own
+    /// certificate, as under the broker's ACL. None: one shared connection
+    /// with the config's `[mqtt]` account.
+    pub identities: Option<PathBuf>,
 }
 
 /// Where a device's pseudo-terminal link is placed.
@@ -211,17 +218,21 @@ impl Simulator {
     /// Runs the scenario to its end or until `stop` turns true. Returns the
     /// simulator so its serial lines stay open until the caller drops it.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) -> Self {
-        let mut options = self.mqtt.options("sim");
-        options.set_clean_session(true);
-        let (client, mut eventloop) = AsyncClient::new(options, 256);
-        let mqtt_task = tokio::spawn(async move {
-            loop {
-                if let Err(e) = eventloop.poll().await {
-                    warn!(error = %e, "simulator mqtt connection error");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
+        let mut mqtt_ids: Vec<String> = self
+            .links
+            .iter()
+            .filter(|(_, l)| matches!(l, Link::Mqtt(_)))
+            .map(|(id, _)| id.clone())
+            .collect();
+        mqtt_ids.sort();
+        let identities = self.options.identities.as_deref();
+        let connections = match Connections::open(&self.mqtt, "sim", &mqtt_ids, identities, 256) {
+            Ok(c) => c,
+            Err(e) => {
+                error!(error = %e, "the simulated devices cannot connect; nothing is sent over MQTT");
+                Connections::open(&self.mqtt, "sim", &[], None, 1).expect("no connections")
             }
-        });
+        };
         let step_len = self.controllers.step_len();
         let total_steps = self.controllers.total_steps();
         let mut truth = self
@@ -233,6 +244,7 @@ impl Simulator {
         let mut ticker = tokio::time::interval(step_len);
         let cameras = live_cameras::start(
             &self.mqtt,
+            identities,
             std::mem::take(&mut self.cameras),
             self.world.clone(),
             self.weather.clone(),
@@ -254,6 +266,9 @@ impl Simulator {
                     Some(Link::Pty(None)) | None => {}
                     Some(Link::Mqtt(topic)) => {
                         let payload = lines.concat().into_bytes();
+                        let Some(client) = connections.client(&id) else {
+                            continue;
+                        };
                         if client
                             .publish(topic.clone(), QoS::AtLeastOnce, false, payload)
                             .await
@@ -282,9 +297,7 @@ impl Simulator {
             }
         }
         // Give queued MQTT messages a moment to leave, then stop.
-        let _ = client.disconnect().await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        mqtt_task.abort();
+        connections.close(Duration::from_millis(200)).await;
         self
     }
 

@@ -151,6 +151,7 @@ async fn run_scene(
         SimOptions {
             pty_dir: dir.path().join("tty"),
             truth: Some(truth.clone()),
+            identities: None,
         },
     )
     .unwrap();

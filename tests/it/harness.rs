@@ -121,6 +121,11 @@ impl Mosquitto {
         Some(broker)
     }
 
+    /// What the broker has logged so far (connections, refusals).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+
     /// Starts the broker again on the same port and config.
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "mosquitto is running");
@@ -472,6 +477,7 @@ pub fn simulator(
     let options = rampart::sim::SimOptions {
         pty_dir: pty_dir.to_owned(),
         truth: None,
+        identities: None,
     };
     rampart::sim::Simulator::new(config, scenario, options).expect("simulator")
 }

@@ -70,6 +70,7 @@ async fn simulator_scenario_through_mosquitto() {
         SimOptions {
             pty_dir: pty_dir.clone(),
             truth: Some(dir.path().join("truth.jsonl")),
+            identities: None,
         },
     )
     .unwrap();

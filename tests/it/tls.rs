@@ -440,3 +440,69 @@ async fn an_expired_or_misnamed_broker_certificate_or_a_plain_listener_fails_clo
     let config = daemon_config(d, "127.0.0.1", plain.port, &tls);
     refused(d, &config, "is that port a TLS listener?").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_connects_each_device_with_its_own_certificate() {
+    let test = "simulator identities";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let authority = Authority::new("Rampart test CA");
+    let ca = authority.write(d, "ca");
+    let server = authority.issue(d, "server", "broker", &["127.0.0.1"], SERVER);
+    let Some(broker) = tls_broker(test, d, &ca, &server) else {
+        return;
+    };
+    let wait = Duration::from_secs(20);
+    let daemon_id = authority.issue(d, "rampart", "rampart", &[], CLIENT);
+    let identities = d.join("identities");
+    std::fs::create_dir(&identities).unwrap();
+    for device in ["fence-a", "fence-b"] {
+        authority.issue(&identities, device, device, &[], CLIENT);
+    }
+    let text = daemon_config(
+        d,
+        "127.0.0.1",
+        broker.port,
+        &tls_lines(&ca, Some(&daemon_id)),
+    );
+    let (config, _) = rampart::config::load_str("test", &text, d).expect("valid config");
+    let scenario = rampart::sim::scenario::Scenario::parse(
+        "scenario",
+        "seed = 5\nduration = \"10s\"\nreport_interval = \"250ms\"\n\
+         heartbeat_interval = \"1s\"\n\n[[events]]\nat = \"1s\"\nkind = \"intrusion\"\n\
+         chainage_m = 5100.0\nduration = \"4s\"\n",
+        &["fence-a".to_string(), "fence-b".to_string()]
+            .into_iter()
+            .collect(),
+    )
+    .expect("valid scenario");
+    let sim = rampart::sim::Simulator::new(
+        &config,
+        scenario,
+        rampart::sim::SimOptions {
+            pty_dir: d.join("tty"),
+            truth: None,
+            identities: Some(identities),
+        },
+    )
+    .unwrap();
+    let daemon = Daemon::start(d, &text);
+    daemon.wait_log("mqtt source subscribed", 1, wait).await;
+    let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(sim.run(stop_rx));
+    daemon
+        .wait_log("ALERT S005 intrusion raised", 1, wait)
+        .await;
+    run.abort();
+    // Each device logged in as itself: the broker took the account from
+    // its certificate.
+    let log = broker.log_text();
+    for device in ["fence-a", "fence-b"] {
+        assert!(
+            log.contains(&format!("as firmware-sim-{device} "))
+                && log.contains(&format!("u'{device}'")),
+            "{device} did not connect with its own certificate:\n{log}"
+        );
+    }
+    assert!(daemon.stop().success());
+}
