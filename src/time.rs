@@ -42,10 +42,16 @@ impl Timestamp {
     }
 }
 
-/// RFC 3339, UTC, millisecond precision: `2026-02-07T21:14:03.120Z`.
+/// The last millisecond RFC 3339's four-digit years can show.
+const LAST_PRINTABLE_MS: i64 = 253_402_300_799_999;
+
+/// RFC 3339, UTC, millisecond precision: `2026-02-07T21:14:03.120Z`. Times
+/// before 1970 print as 1970, after 9999 as 9999-12-31T23:59:59.999Z:
+/// printing never fails (a failing `Display` would panic inside serde).
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = UNIX_EPOCH + Duration::from_millis(u64::try_from(self.0).unwrap_or(0));
+        let ms = self.0.clamp(0, LAST_PRINTABLE_MS) as u64;
+        let t = UNIX_EPOCH + Duration::from_millis(ms);
         write!(f, "{}", humantime::format_rfc3339_millis(t))
     }
 }
@@ -79,6 +85,13 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_timestamp_prints_within_rfc3339_years() {
+        assert_eq!(Timestamp(-5).to_string(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp(i64::MAX).to_string(), "9999-12-31T23:59:59.999Z");
+        assert!(serde_json::to_string(&Timestamp(i64::MAX)).is_ok());
+    }
 
     #[test]
     fn formats_rfc3339_with_millis() {

@@ -218,11 +218,18 @@ mod imp {
             None => builder.with_no_client_auth(),
             Some((cert, key)) => {
                 let chain = certificates("client certificate", cert, &mut digest)?;
-                if let Some(at) = chain.first().and_then(|leaf| not_after(leaf)) {
-                    expiries.push(Expiry {
-                        what: format!("client certificate {}", cert.display()),
-                        not_after: at,
-                    });
+                // The leaf and any intermediates sent with it.
+                for (i, c) in chain.iter().enumerate() {
+                    if let Some(at) = not_after(c) {
+                        let what = match i {
+                            0 => format!("client certificate {}", cert.display()),
+                            _ => format!("certificate {} of {}", i + 1, cert.display()),
+                        };
+                        expiries.push(Expiry {
+                            what,
+                            not_after: at,
+                        });
+                    }
                 }
                 let key = private_key(key, &mut digest)?;
                 builder

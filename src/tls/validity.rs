@@ -79,7 +79,8 @@ pub fn not_after(der: &[u8]) -> Option<i64> {
     }
     let (_, _, after) = element(validity)?; // notBefore
     let (tag, time, _) = element(after)?;
-    let text = std::str::from_utf8(time).ok()?;
+    // ASCII only: every slice below is then on a character boundary.
+    let text = std::str::from_utf8(time).ok().filter(|t| t.is_ascii())?;
     match tag {
         0x17 => utc_time(text),
         0x18 => generalized_time(text),
@@ -126,9 +127,11 @@ fn seconds(year: i64, text: &str) -> Option<i64> {
     let field = |i: usize| digits(&text[i..i + 2]);
     let (month, day) = (field(0)?, field(2)?);
     let (h, m, s) = (field(4)?, field(6)?, field(8)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 59 {
         return None;
     }
+    // Years are four digits at most, so this never overflows, and it stays
+    // within what timestamps can print (up to 9999-12-31T23:59:59Z).
     Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
 }
 
@@ -225,5 +228,60 @@ mod tests {
             let _ = not_after(&cert.der()[..n]);
         }
         assert_eq!(not_after(b"\x30\x84\xff\xff\xff\xff"), None);
+    }
+
+    /// A minimal certificate whose notAfter is `time` with DER tag `tag`.
+    fn with_time(tag: u8, time: &[u8]) -> Vec<u8> {
+        let wrap = |tag: u8, body: &[u8]| {
+            let mut v = vec![tag, body.len() as u8];
+            v.extend_from_slice(body);
+            v
+        };
+        let validity = [wrap(0x17, b"200101000000Z"), wrap(tag, time)].concat();
+        let tbs = [
+            wrap(0x02, &[1]),
+            wrap(0x30, &[]),
+            wrap(0x30, &[]),
+            wrap(0x30, &validity),
+        ]
+        .concat();
+        wrap(0x30, &wrap(0x30, &tbs))
+    }
+
+    #[test]
+    fn hostile_times_give_no_date_and_never_panic() {
+        assert_eq!(
+            not_after(&with_time(0x17, b"260101000000Z")),
+            Some(days_from_civil(2026, 1, 1) * 86_400)
+        );
+        // Non-ASCII bytes where digits belong (a regression: this sliced
+        // through a character and panicked).
+        assert_eq!(
+            not_after(&with_time(0x17, "26\u{e9}0000000Z".as_bytes())),
+            None
+        );
+        assert_eq!(
+            not_after(&with_time(0x18, "2026\u{e9}00000000Z".as_bytes())),
+            None
+        );
+        // A leap second at the end of time would overflow what timestamps print.
+        assert_eq!(not_after(&with_time(0x18, b"99991231235960Z")), None);
+        assert_eq!(
+            not_after(&with_time(0x18, b"99991231235959Z")),
+            Some(253_402_300_799)
+        );
+        assert_eq!(not_after(&with_time(0x17, b"26+101000000Z")), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_give_a_date_or_none(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let _ = not_after(&bytes);
+        }
+
+        #[test]
+        fn any_time_field_gives_a_date_or_none(tag in 0x17u8..=0x18, time in proptest::collection::vec(proptest::num::u8::ANY, 0..20)) {
+            let _ = not_after(&with_time(tag, &time));
+        }
     }
 }
