@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::TICK;
+use crate::auth::Key;
 use crate::config::Loaded;
 use crate::engine::Engine;
 use crate::incident::Output;
@@ -89,8 +90,16 @@ pub async fn run_engine(
     loop {
         let outs = tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Inbound::Sentence { sentence, received, source }) => {
+                Some(Inbound::Sentence { sentence, received, source, checked_with }) => {
                     shared.counters.incr("engine.sentences");
+                    let keyed = shared.keys.current().get(&sentence.device).map(Key::id);
+                    if keyed.is_some() && checked_with != keyed {
+                        // Checked before a reload replaced the keys: not
+                        // authenticated under the keys in force now.
+                        let why = format!("device `{}`: checked before its key changed; dropped", sentence.device);
+                        shared.reject(&source, "key_changed", &why, b"");
+                        continue;
+                    }
                     match engine.on_sentence(&sentence, received) {
                         Ok(outs) => outs,
                         Err(reject) => {
@@ -133,6 +142,8 @@ pub async fn run_engine(
             Some(loaded) = reloads.recv() => match engine.reconfigure(&loaded.config, shared.clock.now()) {
                 Ok(outs) => {
                     shared.counters.incr("config.reloads");
+                    // In the same step as the engine's switch: every later
+                    // sentence is judged by the new keys (see above).
                     if shared.keys.replace(loaded.config.auth.keys.clone()) {
                         shared.counters.incr("auth.key_reloads");
                         info!(keyed = loaded.config.auth.keys.devices().count(), "sentence keys replaced");
@@ -207,8 +218,14 @@ mod tests {
 
     impl Running {
         fn start() -> Self {
-            let (config, wall) = crate::testkit::fixture();
-            let shared = Arc::new(Shared::new(Clock::start()));
+            Self::start_keyed(crate::auth::Keys::none())
+        }
+
+        /// With these sentence keys in the config and the sources' ring.
+        fn start_keyed(keys: crate::auth::Keys) -> Self {
+            let (mut config, wall) = crate::testkit::fixture();
+            config.auth.keys = Arc::new(keys);
+            let shared = Arc::new(Shared::with_keys(Clock::start(), config.auth.keys.clone()));
             let engine = Engine::new(&config, wall, shared.clock.started(), "t");
             let (input, in_rx) = mpsc::channel(16);
             let (out_tx, output) = mpsc::channel(64);
@@ -230,9 +247,21 @@ mod tests {
 
         /// Sends `body` from `device` (seq 1), received now.
         async fn send(&self, device: &str, body: Body) {
+            self.send_checked(device, 1, body, None).await;
+        }
+
+        /// Sends `body` from `device` as a source that checked it with the
+        /// key `checked_with`.
+        async fn send_checked(
+            &self,
+            device: &str,
+            seq: u32,
+            body: Body,
+            checked_with: Option<crate::auth::KeyId>,
+        ) {
             let sentence = Sentence {
                 device: device.into(),
-                seq: 1,
+                seq,
                 body,
                 mac: None,
             };
@@ -241,6 +270,7 @@ mod tests {
                     sentence,
                     received: self.shared.clock.now(),
                     source: "test".into(),
+                    checked_with,
                 })
                 .await
                 .unwrap();
@@ -261,6 +291,34 @@ mod tests {
             self.task.await.unwrap();
             self.output
         }
+    }
+
+    /// A keyed device's sentence counts only if its source checked it with
+    /// the key in force: one checked before a reload changed the keys (or
+    /// unsigned, before the device had a key) is dropped.
+    #[tokio::test(start_paused = true)]
+    async fn a_sentence_checked_with_a_replaced_key_is_dropped() {
+        use crate::auth::{Key, Keys};
+        let (old, new) = (Key::new([1; 32]), Key::new([2; 32]));
+        let mut keys = Keys::none();
+        keys.insert("fence-a", new.clone());
+        let run = Running::start_keyed(keys);
+        let hb = || Body::Heartbeat {
+            uptime_s: 1,
+            status: Health::Ok,
+        };
+        run.send_checked("fence-a", 1, hb(), None).await;
+        run.send_checked("fence-a", 2, hb(), Some(old.id())).await;
+        run.send_checked("fence-a", 3, hb(), Some(new.id())).await;
+        // Seq 3 was taken: sent again, it is a replay.
+        run.send_checked("fence-a", 3, hb(), Some(new.id())).await;
+        // trench-a has no key: taken however it was checked.
+        run.send_checked("trench-a", 1, hb(), None).await;
+        let shared = run.shared.clone();
+        let _ = run.stop().await;
+        assert_eq!(shared.counters.get("rejected.key_changed"), 2);
+        assert_eq!(shared.counters.get("rejected.replayed_seq"), 1);
+        assert_eq!(shared.counters.get("engine.sentences"), 5);
     }
 
     /// The engine task on a paused clock: deadlines and quiet periods run

@@ -32,12 +32,26 @@ pub const TAG_LEN: usize = 16;
 
 /// One device's 32-byte key. Its `Debug` never shows the bytes.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Key([u8; KEY_LEN]);
+pub struct Key([u8; KEY_LEN], KeyId);
+
+/// Names a key without revealing it: the first 8 bytes of its SHA-256.
+/// Says which key a sentence was checked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(u64);
 
 impl Key {
     /// A key from its bytes.
     pub fn new(bytes: [u8; KEY_LEN]) -> Self {
-        Self(bytes)
+        use sha2::Digest;
+        let digest = Sha256::digest(bytes);
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        Self(bytes, KeyId(u64::from_be_bytes(first)))
+    }
+
+    /// This key's id.
+    pub fn id(&self) -> KeyId {
+        self.1
     }
 
     fn mac(&self) -> Hmac<Sha256> {
@@ -236,7 +250,9 @@ fn parse_key(hex: &str) -> Option<Key> {
         let s = std::str::from_utf8(pair).ok()?;
         key[i] = u8::from_str_radix(s, 16).ok()?;
     }
-    Some(Key(key))
+    let parsed = Key::new(key);
+    zeroize::Zeroize::zeroize(&mut key);
+    Some(parsed)
 }
 
 fn check_mode(path: &Path) -> Result<(), KeyFileError> {

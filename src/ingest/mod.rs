@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::auth::{self, Keys};
+use crate::auth::{self, Key, Keys};
 use crate::evidence::Evidence;
 use crate::runtime::Shared;
 use crate::sentence::{self, FramerEvent, LineFramer, Sentence};
@@ -35,6 +35,11 @@ pub enum Inbound {
         sentence: Sentence,
         received: Timestamp,
         source: Arc<str>,
+        /// The key its MAC was checked with; `None` if its device had no
+        /// key when it was checked. The engine refuses a keyed device's
+        /// sentence checked with another key (or none): keys replaced by a
+        /// reload while it was on its way.
+        checked_with: Option<crate::auth::KeyId>,
     },
     /// Evidence a camera pipeline found in a frame.
     Evidence {
@@ -151,6 +156,11 @@ impl LineDecoder {
             framer: LineFramer::new(),
             keys,
         }
+    }
+
+    /// The keys MACs are checked with.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
     }
 
     /// Checks MACs with `keys` from the next line on.
@@ -309,10 +319,12 @@ impl LineHandler {
             let inbound = match item {
                 Ok(sentence) => {
                     self.shared.counters.incr("sentences.accepted");
+                    let checked_with = self.decoder.keys().get(&sentence.device).map(Key::id);
                     Inbound::Sentence {
                         sentence,
                         received,
                         source: self.label.clone(),
+                        checked_with,
                     }
                 }
                 Err((device, reason)) => Inbound::AuthRejected {
