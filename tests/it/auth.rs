@@ -399,10 +399,14 @@ async fn a_rotated_key_takes_effect_on_reload_without_a_restart() {
     let link = dir.path().join("tty/unused");
     let config = keyed_config(dir.path(), broker.port, &link, "");
     let daemon = Daemon::start(dir.path(), &config);
-    let w = Watcher::start(broker.port, &["rampart/v1/alert/+"]).await;
+    let mut w = Watcher::start(broker.port, &["rampart/v1/alert/+"]).await;
     daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
     let topic = "rampart/v1/sensor/trench-m1";
-    w.publish(topic, signed(TEST_HEX, "RPHB,trench-m1,1,60,OK").as_bytes())
+    // Taken under the first key: its alert shows it was handled before the
+    // keys change (a regression: the test once raced the reload).
+    w.publish(topic, signed(TEST_HEX, "RPTP,trench-m1,1,CUT").as_bytes())
+        .await;
+    w.alert(WAIT, "the tamper under the first key", is_tamper)
         .await;
 
     // trench-m1 gets a new key; SIGHUP.
