@@ -22,6 +22,13 @@ pub fn start(addr: &BrokerAddr, max_packet_bytes: usize) -> Result<(), String> {
         .map_err(|e| format!("cannot resolve {addr}: {e}"))?
         .next()
         .ok_or_else(|| format!("{addr} resolves to no address"))?;
+    // No accounts, ACL or TLS: loopback only (validation checks the name;
+    // this checks what it resolved to).
+    if !listen.ip().is_loopback() {
+        return Err(format!(
+            "{addr} resolves to {listen}, not a loopback address: the embedded broker listens on loopback only"
+        ));
+    }
     // Fail early and clearly if the port is taken; rumqttd would only log it.
     std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let server = ServerSettings {

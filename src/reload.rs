@@ -41,6 +41,11 @@ pub struct ReloadReport {
     pub status: ReloadStatus,
     /// The problems found (rejected) or the settings that need a restart.
     pub errors: Vec<String>,
+    /// Applied, but these secrets changed behind the same file names and
+    /// take effect at the next restart (the broker connections keep the
+    /// ones they logged in with).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub at_restart: Vec<String>,
 }
 
 /// The outcome of a reload.
@@ -110,13 +115,20 @@ pub fn restart_needed(old: &Config, new: &Config) -> Vec<String> {
         old.thermal.max_frame_pixels.to_string(),
         new.thermal.max_frame_pixels.to_string(),
     );
-    // Same file names, new contents: not in the Debug text above.
+    what
+}
+
+/// Secrets that changed behind the same file names (a renewed certificate,
+/// a new password). They do not stop a reload — that would also block an
+/// urgent key rotation — but only a restart applies them.
+pub fn applies_at_restart(old: &Config, new: &Config) -> Vec<String> {
+    let mut what = Vec::new();
     if old.mqtt.password != new.mqtt.password {
-        what.push("the broker password changed: restart rampart to apply it".into());
+        what.push("the broker password changed: it takes effect at the next restart".into());
     }
     let tls = |c: &Config| c.mqtt.tls.as_ref().and_then(|t| t.client.clone());
     if tls(old) != tls(new) {
-        what.push("a [mqtt.tls] file changed: restart rampart to apply it".into());
+        what.push("a [mqtt.tls] file changed: it takes effect at the next restart".into());
     }
     what
 }
@@ -203,6 +215,7 @@ impl ConfigWatcher {
             file: file.clone(),
             status,
             errors,
+            at_restart: Vec::new(),
         };
         let loaded = match loaded {
             Ok(l) => l,
@@ -221,10 +234,17 @@ impl ConfigWatcher {
             }
             return Some(report(ReloadStatus::RestartNeeded, restart));
         }
+        let at_restart = applies_at_restart(&self.current, &loaded.config);
+        for r in &at_restart {
+            warn!(setting = %r, "config reloaded, but this needs a restart");
+        }
         self.current = loaded.config.clone();
         to_engine.send(Box::new(loaded)).await.ok()?;
         info!(file = %file, "config reloaded");
-        Some(report(ReloadStatus::Applied, Vec::new()))
+        Some(ReloadReport {
+            at_restart,
+            ..report(ReloadStatus::Applied, Vec::new())
+        })
     }
 }
 

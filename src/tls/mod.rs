@@ -368,8 +368,22 @@ mod tests {
         let err = TlsClient::load("broker", &ca, Some((&ca, &key_file))).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("chmod 600"), "{text}");
-        assert!(!text.contains("PRIVATE KEY"), "the key never shows: {text}");
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(TlsClient::load("broker", &ca, Some((&ca, &key_file))).is_ok());
+
+        // A damaged key: the error names the file, never what is in it.
+        std::fs::write(
+            &key_file,
+            "-----BEGIN PRIVATE KEY-----\nS3CRETKEYMATERIAL!!\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let text = TlsClient::load("broker", &ca, Some((&ca, &key_file)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("client key") && text.contains("client.key"),
+            "{text}"
+        );
+        assert!(!text.contains("S3CRET"), "the key's bytes appear: {text}");
     }
 }

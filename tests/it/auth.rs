@@ -60,7 +60,7 @@ fn keyed_config(dir: &Path, port: u16, serial: &Path, extra: &str) -> String {
 }
 
 /// The final counters line's value of `name` (0 when absent).
-fn final_counter(log: &str, name: &str) -> u64 {
+pub(crate) fn final_counter(log: &str, name: &str) -> u64 {
     let line = log
         .lines()
         .rev()

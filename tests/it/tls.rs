@@ -15,6 +15,7 @@ use rcgen::{
     KeyUsagePurpose,
 };
 
+use crate::auth::final_counter;
 use crate::harness::{require_tool, sentence, Daemon, Mosquitto, Watcher};
 use crate::wall_file;
 
@@ -62,6 +63,7 @@ impl Authority {
                 params.not_before = rcgen::date_time_ymd(2020, 1, 1);
                 params.not_after = rcgen::date_time_ymd(2021, 1, 1);
             }
+            Validity::Future => params.not_before = rcgen::date_time_ymd(2090, 1, 1),
             Validity::Days(days) => {
                 // Half a day over, so whole days left stay `days` for a while.
                 params.not_after = time::OffsetDateTime::now_utc()
@@ -97,6 +99,8 @@ enum Validity {
     Expired,
     /// From 1975 to this many days (and a half) from now.
     Days(i64),
+    /// From 2090 on.
+    Future,
 }
 
 #[derive(Clone, Copy)]
@@ -139,7 +143,7 @@ fn tls_broker(test: &str, dir: &Path, ca: &Path, server: &Identity) -> Option<Mo
         test,
         &format!(
             "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n\
-             use_identity_as_username true\nallow_anonymous false\nacl_file {}",
+             use_identity_as_username true\ntls_version tlsv1.2\nallow_anonymous false\nacl_file {}",
             ca.display(),
             server.cert.display(),
             server.key.display(),
@@ -338,13 +342,18 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
     tokio::time::sleep(Duration::from_millis(500)).await;
     let log = daemon.log_text();
     assert!(
-        !log.contains("fence-b,1,CUT") && !log.contains("ALERT S009"),
-        "the forged sentence reached the daemon:\n{log}"
+        !log.contains("ALERT S009"),
+        "the forged sentence raised an alert:\n{log}"
     );
 
     let stopped = daemon.log.clone();
     assert!(daemon.stop().success());
     let log = std::fs::read_to_string(stopped).unwrap();
+    assert_eq!(
+        final_counter(&log, "mqtt.in.messages"),
+        2,
+        "only fence-a's two messages on its own topic reach the daemon"
+    );
     assert!(log.contains("TRACE"), "the log is at trace level");
     assert!(
         !log.contains(KEY_HEX),
@@ -394,7 +403,7 @@ async fn a_wrong_ca_or_a_missing_expired_or_foreign_client_certificate_fails_clo
         ),
         (
             tls_lines(&ca, Some(&foreign)),
-            "refused this daemon's client certificate",
+            "refused this daemon's client certificate (UnknownCA)",
         ),
     ];
     for (tls, expected) in cases {
@@ -427,6 +436,21 @@ async fn an_expired_or_misnamed_broker_certificate_or_a_plain_listener_fails_clo
     };
     let config = daemon_config(d, "127.0.0.1", broker.port, &tls);
     refused(d, &config, "the broker's certificate has expired").await;
+    drop(broker);
+
+    let future = authority.issue(
+        d,
+        "server-future",
+        "broker",
+        &["127.0.0.1"],
+        Issue {
+            role: Role::Server,
+            validity: Validity::Future,
+        },
+    );
+    let broker = tls_broker(test, d, &ca, &future).unwrap();
+    let config = daemon_config(d, "127.0.0.1", broker.port, &tls);
+    refused(d, &config, "the broker's certificate is not valid yet").await;
     drop(broker);
 
     let misnamed = authority.issue(d, "server-other", "broker", &["broker.invalid"], SERVER);
@@ -504,5 +528,77 @@ async fn the_simulator_connects_each_device_with_its_own_certificate() {
             "{device} did not connect with its own certificate:\n{log}"
         );
     }
+    assert!(daemon.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_account_over_tls_needs_no_client_certificate() {
+    let test = "password over TLS";
+    let Some(passwd) = require_tool("mosquitto_passwd", test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let authority = Authority::new("Rampart test CA");
+    let ca = authority.write(d, "ca");
+    let server = authority.issue(d, "server", "broker", &["127.0.0.1"], SERVER);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&server.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    const PASSWORD: &str = "pw-rampart-tls-only-not-secret";
+    let passwords = d.join("passwd");
+    let made = Command::new(passwd)
+        .args(["-b", "-c"])
+        .arg(&passwords)
+        .args(["rampart", PASSWORD])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::set_permissions(&passwords, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let Some(broker) = Mosquitto::start_with(
+        test,
+        &format!(
+            "certfile {}\nkeyfile {}\ntls_version tlsv1.2\nallow_anonymous false\npassword_file {}",
+            server.cert.display(),
+            server.key.display(),
+            passwords.display()
+        ),
+    ) else {
+        return;
+    };
+    let config = |password_env: &str| {
+        daemon_config(d, "127.0.0.1", broker.port, &tls_lines(&ca, None)).replace(
+            "[mqtt.tls]",
+            &format!("username = \"rampart\"\npassword_env = \"{password_env}\"\n\n[mqtt.tls]"),
+        )
+    };
+    let daemon = Daemon::start_with_env(
+        d,
+        &config("RAMPART_TEST_PW"),
+        &[("RAMPART_TEST_PW", PASSWORD), ("RUST_LOG", "trace")],
+    );
+    daemon
+        .wait_log("mqtt source subscribed", 1, Duration::from_secs(20))
+        .await;
+    let log = daemon.log.clone();
+    assert!(daemon.stop().success());
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(!log.contains(PASSWORD), "the password appears in the log");
+
+    // A wrong password is refused by the broker, over TLS still.
+    let daemon = Daemon::start_with_env(
+        d,
+        &config("RAMPART_TEST_PW"),
+        &[("RAMPART_TEST_PW", "not-the-password")],
+    );
+    daemon
+        .wait_log("mqtt source disconnected", 1, Duration::from_secs(20))
+        .await;
+    let log = daemon.log_text();
+    assert!(!log.contains("mqtt source connected"), "{log}");
+    assert!(
+        !log.contains("TLS to the broker failed"),
+        "not a TLS failure: {log}"
+    );
     assert!(daemon.stop().success());
 }
