@@ -86,6 +86,27 @@ impl Mosquitto {
         Self::configured(test, false, extra)
     }
 
+    /// Mosquitto on the whole config `make(port)` returns (which must
+    /// listen on `port` on loopback); `log_dest stderr` is added.
+    pub fn start_config(test: &str, make: impl FnOnce(u16) -> String) -> Option<Self> {
+        let bin = require_tool("mosquitto", test)?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        std::fs::write(
+            dir.path().join("mosquitto.conf"),
+            format!("{}\nlog_dest stderr\n", make(port)),
+        )
+        .expect("write mosquitto.conf");
+        let mut broker = Self {
+            port,
+            child: None,
+            bin,
+            dir,
+        };
+        broker.start_again();
+        Some(broker)
+    }
+
     fn configured(test: &str, persistence: bool, extra: &str) -> Option<Self> {
         let bin = require_tool("mosquitto", test)?;
         let dir = tempfile::tempdir().expect("tempdir");

@@ -1,5 +1,6 @@
-//! TLS to a real Mosquitto with `require_certificate true` and the shipped
-//! ACL, certificates made at test time (rcgen): the daemon connects with
+//! TLS to a real Mosquitto running the shipped broker config and ACL
+//! (`config/mosquitto/`: `require_certificate true`, the certificate's CN
+//! as the account), certificates made at test time (rcgen): the daemon connects with
 //! its client certificate, a keyed sensor's signed sentence alerts, a
 //! sensor cannot publish as another, and no secret reaches the trace log; a wrong
 //! CA, expired certificates on either side, a missing client certificate,
@@ -124,32 +125,55 @@ struct Identity {
     key: PathBuf,
 }
 
-/// A Mosquitto with a TLS listener presenting `server` (signed by the CA
-/// in `ca`), which requires a client certificate signed by that CA, takes
-/// the certificate's CN as the account name and applies the shipped ACL.
+/// Mosquitto on the shipped `config/mosquitto/mosquitto.conf` and
+/// `acl.conf`, moved onto a loopback port and this test's files: a TLS
+/// listener presenting `server` (signed by the CA in `ca`) that requires a
+/// client certificate signed by that CA, takes its CN as the account name
+/// and applies the ACL.
 fn tls_broker(test: &str, dir: &Path, ca: &Path, server: &Identity) -> Option<Mosquitto> {
     use std::os::unix::fs::PermissionsExt;
-    // Mosquitto drops root: its files must be readable by its own user
-    // (test keys only, made for this run).
+    // Mosquitto drops root before it reads these: they must be readable by
+    // its own user (test keys only, made for this run).
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&server.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mosquitto");
     let acl = dir.join("acl.conf");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mosquitto/acl.conf"),
-        &acl,
-    )
-    .unwrap();
-    Mosquitto::start_with(
-        test,
-        &format!(
-            "cafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n\
-             use_identity_as_username true\ntls_version tlsv1.2\nallow_anonymous false\nacl_file {}",
-            ca.display(),
-            server.cert.display(),
-            server.key.display(),
-            acl.display()
-        ),
-    )
+    std::fs::copy(shipped.join("acl.conf"), &acl).unwrap();
+    let persistence = dir.join("persistence");
+    std::fs::create_dir_all(&persistence).unwrap();
+    std::fs::set_permissions(&persistence, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let text = std::fs::read_to_string(shipped.join("mosquitto.conf")).unwrap();
+    Mosquitto::start_config(test, |port| {
+        let mut text = text.clone();
+        let moves = [
+            (
+                "listener 8883 10.20.0.5",
+                format!("listener {port} 127.0.0.1"),
+            ),
+            (
+                "/etc/mosquitto/certs/rampart-ca.pem",
+                ca.display().to_string(),
+            ),
+            (
+                "/etc/mosquitto/certs/broker.pem",
+                server.cert.display().to_string(),
+            ),
+            (
+                "/etc/mosquitto/certs/broker.key",
+                server.key.display().to_string(),
+            ),
+            ("/etc/mosquitto/rampart-acl.conf", acl.display().to_string()),
+            ("/var/lib/mosquitto/", format!("{}/", persistence.display())),
+        ];
+        for (from, to) in moves {
+            assert!(
+                text.contains(from),
+                "the shipped mosquitto.conf no longer has `{from}`"
+            );
+            text = text.replace(from, &to);
+        }
+        text
+    })
 }
 
 /// A daemon config on `mqtts://<host>:<port>` with these `[mqtt.tls]`
