@@ -15,6 +15,19 @@ use tracing::warn;
 
 use crate::mqtt::LinkConfig;
 
+/// `link` logging in as device `id`, with `<dir>/<id>.pem` and
+/// `<dir>/<id>.key`.
+pub(crate) fn identity(link: &LinkConfig, dir: &Path, id: &str) -> std::io::Result<LinkConfig> {
+    let cert = dir.join(format!("{id}.pem"));
+    let key = dir.join(format!("{id}.key"));
+    link.with_identity(&cert, &key).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("the client certificate of `{id}`: {e}"),
+        )
+    })
+}
+
 /// Open connections, each driven by a task of its own.
 pub(crate) struct Connections {
     shared: Option<AsyncClient>,
@@ -52,14 +65,7 @@ impl Connections {
             }
             Some(dir) => {
                 for id in ids {
-                    let cert = dir.join(format!("{id}.pem"));
-                    let key = dir.join(format!("{id}.key"));
-                    let own = link.with_identity(&cert, &key).map_err(|e| {
-                        std::io::Error::new(
-                            std::io::ErrorKind::InvalidInput,
-                            format!("the identity of `{id}`: {e}"),
-                        )
-                    })?;
+                    let own = identity(link, dir, id)?;
                     let client = this.connect(&own, id, queue);
                     this.own.insert(id.clone(), client);
                 }

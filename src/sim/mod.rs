@@ -170,6 +170,17 @@ impl Simulator {
             };
             links.insert(id.to_owned(), link);
         }
+        // Per-device certificates: checked now, so a missing or bad one
+        // stops the simulator before it starts.
+        if let Some(dir) = &options.identities {
+            let mqtt_ids = links
+                .iter()
+                .filter(|(_, l)| matches!(l, Link::Mqtt(_)))
+                .map(|(id, _)| id.as_str());
+            for id in mqtt_ids.chain(scenes.iter().map(|s| s.id())) {
+                connections::identity(&mqtt, dir, id)?;
+            }
+        }
         Ok(Self {
             scenario: Arc::new(scenario),
             controllers,

@@ -504,9 +504,6 @@ async fn the_simulator_connects_each_device_with_its_own_certificate() {
     let daemon_id = authority.issue(d, "rampart", "rampart", &[], CLIENT);
     let identities = d.join("identities");
     std::fs::create_dir(&identities).unwrap();
-    for device in ["fence-a", "fence-b"] {
-        authority.issue(&identities, device, device, &[], CLIENT);
-    }
     let text = daemon_config(
         d,
         "127.0.0.1",
@@ -514,26 +511,36 @@ async fn the_simulator_connects_each_device_with_its_own_certificate() {
         &tls_lines(&ca, Some(&daemon_id)),
     );
     let (config, _) = rampart::config::load_str("test", &text, d).expect("valid config");
-    let scenario = rampart::sim::scenario::Scenario::parse(
-        "scenario",
-        "seed = 5\nduration = \"10s\"\nreport_interval = \"250ms\"\n\
-         heartbeat_interval = \"1s\"\n\n[[events]]\nat = \"1s\"\nkind = \"intrusion\"\n\
-         chainage_m = 5100.0\nduration = \"4s\"\n",
-        &["fence-a".to_string(), "fence-b".to_string()]
-            .into_iter()
-            .collect(),
-    )
-    .expect("valid scenario");
-    let sim = rampart::sim::Simulator::new(
-        &config,
-        scenario,
-        rampart::sim::SimOptions {
-            pty_dir: d.join("tty"),
-            truth: None,
-            identities: Some(identities),
-        },
-    )
-    .unwrap();
+    let sim = || {
+        let scenario = rampart::sim::scenario::Scenario::parse(
+            "scenario",
+            "seed = 5\nduration = \"10s\"\nreport_interval = \"250ms\"\n\
+             heartbeat_interval = \"1s\"\n\n[[events]]\nat = \"1s\"\nkind = \"intrusion\"\n\
+             chainage_m = 5100.0\nduration = \"4s\"\n",
+            &["fence-a".to_string(), "fence-b".to_string()]
+                .into_iter()
+                .collect(),
+        )
+        .expect("valid scenario");
+        rampart::sim::Simulator::new(
+            &config,
+            scenario,
+            rampart::sim::SimOptions {
+                pty_dir: d.join("tty"),
+                truth: None,
+                identities: Some(identities.clone()),
+            },
+        )
+    };
+    // A device without its certificate stops the simulator before it runs.
+    authority.issue(&identities, "fence-a", "fence-a", &[], CLIENT);
+    let err = sim().err().expect("fence-b has no certificate").to_string();
+    assert!(
+        err.contains("`fence-b`") && err.contains("fence-b.pem"),
+        "{err}"
+    );
+    authority.issue(&identities, "fence-b", "fence-b", &[], CLIENT);
+    let sim = sim().unwrap();
     let daemon = Daemon::start(d, &text);
     daemon.wait_log("mqtt source subscribed", 1, wait).await;
     let (_stop, stop_rx) = tokio::sync::watch::channel(false);
