@@ -187,8 +187,10 @@ fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode 
         }
     };
     let c = &loaded.config;
+    let now_s = rampart::time::Timestamp::now().millis() / 1000;
+    let security = rampart::config::security::summary(c, now_s);
     println!(
-        "{}: ok — wall {:.1} km in {} segments of {} m; {} fence and {} trench controllers; {} serial ports; broker {}{}",
+        "{}: ok — wall {:.1} km in {} segments of {} m; {} fence and {} trench controllers; {} serial ports; broker {} ({}); {}",
         file.display(),
         loaded.wall.length_m() / 1000.0,
         loaded.wall.segment_count(),
@@ -197,8 +199,12 @@ fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode 
         c.trench.len(),
         c.serial.len(),
         c.mqtt.url,
-        if c.mqtt.embedded_broker { " (embedded)" } else { "" },
+        security.transport,
+        security.sentences,
     );
+    for w in &security.warnings {
+        eprintln!("{}: warning: TLS {w}", file.display());
+    }
     if explain {
         let now = rampart::time::Timestamp::now();
         println!("{}", explain::render_active(c, now));

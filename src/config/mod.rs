@@ -25,6 +25,7 @@ pub mod diagnostics;
 pub mod duration;
 pub mod explain;
 pub mod profile;
+pub mod security;
 mod validate;
 
 use std::path::{Path, PathBuf};

@@ -323,6 +323,26 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
         .wait_log("TLS certificate expires in 10 days", 1, wait)
         .await;
 
+    // check-config says the same at a glance.
+    let check = Command::new(env!("CARGO_BIN_EXE_rampart"))
+        .arg("check-config")
+        .arg(d.join("rampart.toml"))
+        .env("RAMPART_TEST_MQTT_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr),
+    );
+    assert!(
+        out.contains("(TLS, client certificate); 1 of 2 controllers sign their sentences; not authenticated: fence-b"),
+        "{out}{err}"
+    );
+    assert!(
+        err.contains("warning: TLS client certificate") && err.contains("expires in 10 days"),
+        "{err}"
+    );
+
     // fence-a tries to speak for fence-b: the broker drops it (ACL).
     let forged = sentence("RPTP,fence-b,1,CUT");
     assert!(publish(

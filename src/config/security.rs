@@ -1,0 +1,110 @@
+//! What `check-config` says of a config's security, so an engineer sees it
+//! at a glance: how the broker is reached (TLS or not), which controllers
+//! sign their sentences and which are not authenticated, and TLS
+//! certificates near or past their expiry.
+
+use super::Config;
+use crate::tls::validity::Due;
+
+/// The summary: two phrases for the `ok` line and warnings for stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecuritySummary {
+    /// `TLS, client certificate`, `plain TCP, no TLS`, ...
+    pub transport: String,
+    /// `2 of 3 controllers sign their sentences; not authenticated: t1`.
+    pub sentences: String,
+    /// Certificates within 30 days of expiry, or expired.
+    pub warnings: Vec<String>,
+}
+
+/// At most this many unauthenticated controllers are named.
+const NAMED: usize = 5;
+
+/// The summary of a loaded (validated) config at `now` (seconds since the
+/// epoch).
+pub fn summary(config: &Config, now: i64) -> SecuritySummary {
+    let tls = config.mqtt.tls.as_ref();
+    let transport = match (config.mqtt.embedded_broker, tls) {
+        (true, _) => "embedded, loopback only, no TLS".to_owned(),
+        (false, Some(t)) if t.cert_file.is_some() => "TLS, client certificate".to_owned(),
+        (false, Some(_)) => "TLS".to_owned(),
+        (false, None) => "plain TCP, no TLS".to_owned(),
+    };
+    let controllers: Vec<&str> = config
+        .fence
+        .iter()
+        .map(|f| f.id.as_str())
+        .chain(config.trench.iter().map(|t| t.id.as_str()))
+        .collect();
+    let unkeyed: Vec<&str> = controllers
+        .iter()
+        .copied()
+        .filter(|id| config.auth.keys.get(id).is_none())
+        .collect();
+    let sentences = if unkeyed.len() == controllers.len() {
+        "sentences not authenticated (no keys)".to_owned()
+    } else if unkeyed.is_empty() {
+        format!("all {} controllers sign their sentences", controllers.len())
+    } else {
+        let mut named = unkeyed[..unkeyed.len().min(NAMED)].join(", ");
+        if unkeyed.len() > NAMED {
+            named.push_str(&format!(" and {} more", unkeyed.len() - NAMED));
+        }
+        format!(
+            "{} of {} controllers sign their sentences; not authenticated: {named}",
+            controllers.len() - unkeyed.len(),
+            controllers.len()
+        )
+    };
+    let warnings = tls
+        .and_then(|t| t.client.as_ref())
+        .map(|client| client.expiries())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| match e.due(now)? {
+            Due::Expired { .. } => Some(format!("{} expired on {}", e.what, e.date())),
+            Due::Soon { days_left } => Some(format!(
+                "{} expires in {days_left} days, on {}",
+                e.what,
+                e.date()
+            )),
+        })
+        .collect();
+    SecuritySummary {
+        transport,
+        sentences,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Key, Keys};
+
+    #[test]
+    fn names_the_unauthenticated_controllers_and_the_transport() {
+        let (mut config, _) = crate::testkit::fixture();
+        let s = summary(&config, 0);
+        assert_eq!(s.transport, "plain TCP, no TLS");
+        assert_eq!(s.sentences, "sentences not authenticated (no keys)");
+        assert!(s.warnings.is_empty());
+        let mut keys = Keys::none();
+        keys.insert(&config.fence[0].id, Key::new([7; 32]));
+        config.auth.keys = std::sync::Arc::new(keys);
+        let s = summary(&config, 0);
+        let total = config.fence.len() + config.trench.len();
+        assert!(
+            s.sentences.starts_with(&format!(
+                "1 of {total} controllers sign their sentences; not authenticated: "
+            )) && !s.sentences.contains(&config.fence[0].id),
+            "{}",
+            s.sentences
+        );
+        config.mqtt.embedded_broker = true;
+        assert_eq!(
+            summary(&config, 0).transport,
+            "embedded, loopback only, no TLS"
+        );
+    }
+}
