@@ -189,6 +189,16 @@ fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode 
     let c = &loaded.config;
     let now_s = rampart::time::Timestamp::now().millis() / 1000;
     let security = rampart::config::security::summary(c, now_s);
+    if !security.errors.is_empty() {
+        // Valid, but it cannot work: the handshake will fail.
+        for e in &security.errors {
+            eprintln!(
+                "{}: error: TLS {e}: the connection will fail",
+                file.display()
+            );
+        }
+        return ExitCode::FAILURE;
+    }
     println!(
         "{}: ok — wall {:.1} km in {} segments of {} m; {} fence and {} trench controllers; {} serial ports; broker {} ({}); {}",
         file.display(),

@@ -138,6 +138,9 @@ pub fn applies_at_restart(old: &Config, new: &Config) -> Vec<String> {
 pub struct ConfigWatcher {
     path: PathBuf,
     current: Config,
+    /// The config the broker connections started with: secrets changed
+    /// since are reported at every reload until a restart.
+    started: Config,
     fingerprint: Option<u64>,
 }
 
@@ -148,6 +151,7 @@ impl ConfigWatcher {
         Self {
             path: loaded.path.clone(),
             current: loaded.config.clone(),
+            started: loaded.config.clone(),
             fingerprint,
         }
     }
@@ -234,7 +238,7 @@ impl ConfigWatcher {
             }
             return Some(report(ReloadStatus::RestartNeeded, restart));
         }
-        let at_restart = applies_at_restart(&self.current, &loaded.config);
+        let at_restart = applies_at_restart(&self.started, &loaded.config);
         for r in &at_restart {
             warn!(setting = %r, "config reloaded, but this needs a restart");
         }

@@ -113,7 +113,10 @@ pub async fn run_engine(
                         }
                     }
                 }
-                Some(Inbound::AuthRejected { device, reason, received }) => {
+                Some(Inbound::AuthRejected { device, reason, received, checked_with }) => {
+                    if checked_with != shared.keys.current().get(&device).map(Key::id) {
+                        continue; // judged by keys a reload has replaced
+                    }
                     engine.on_auth_rejection(&device, reason, received)
                 }
                 Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
@@ -319,6 +322,45 @@ mod tests {
         assert_eq!(shared.counters.get("rejected.key_changed"), 2);
         assert_eq!(shared.counters.get("rejected.replayed_seq"), 1);
         assert_eq!(shared.counters.get("engine.sentences"), 5);
+    }
+
+    /// Rejections judged by keys a reload has replaced do not count towards
+    /// "substitution suspected"; rejections under the keys in force do.
+    #[tokio::test(start_paused = true)]
+    async fn only_rejections_under_the_keys_in_force_make_a_substitution() {
+        use crate::auth::{Key, Keys};
+        let (old, new) = (Key::new([1; 32]), Key::new([2; 32]));
+        let tampers = |outs: Vec<Output>| {
+            outs.into_iter()
+                .filter(|o| matches!(o, Output::Alert(a) if a.kind == AlertKind::Tamper))
+                .count()
+        };
+        let mut runs = Vec::new();
+        for (current, stale) in [(4, 5), (5, 0)] {
+            let mut keys = Keys::none();
+            keys.insert("fence-a", new.clone());
+            let run = Running::start_keyed(keys);
+            let ids = std::iter::repeat_n(Some(new.id()), current)
+                .chain(std::iter::repeat_n(Some(old.id()), stale));
+            for checked_with in ids {
+                run.input
+                    .send(Inbound::AuthRejected {
+                        device: "fence-a".into(),
+                        reason: "bad_mac",
+                        received: run.shared.clock.now(),
+                        checked_with,
+                    })
+                    .await
+                    .unwrap();
+            }
+            let mut output = run.stop().await;
+            let mut outs = Vec::new();
+            while let Ok(o) = output.try_recv() {
+                outs.push(o);
+            }
+            runs.push(tampers(outs));
+        }
+        assert_eq!(runs, [0, 1], "4 current + 5 stale: none; 5 current: one");
     }
 
     /// The engine task on a paused clock: deadlines and quiet periods run

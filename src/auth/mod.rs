@@ -34,16 +34,42 @@ pub const TAG_LEN: usize = 16;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Key([u8; KEY_LEN], KeyId);
 
-/// Names a key without revealing it: the first 8 bytes of its SHA-256.
-/// Says which key a sentence was checked with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Says which key a sentence was checked with, within this process:
+/// SHA-256 over a random per-process salt and the key, first 8 bytes. It
+/// links nothing across processes or sites, and `Debug` does not show it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyId(u64);
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyId(..)")
+    }
+}
+
+/// The per-process salt of [`KeyId`]s.
+fn key_id_salt() -> &'static [u8; 16] {
+    static SALT: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    SALT.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut salt = [0u8; 16];
+        for half in salt.chunks_exact_mut(8) {
+            let random = std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish();
+            half.copy_from_slice(&random.to_le_bytes());
+        }
+        salt
+    })
+}
 
 impl Key {
     /// A key from its bytes.
     pub fn new(bytes: [u8; KEY_LEN]) -> Self {
         use sha2::Digest;
-        let digest = Sha256::digest(bytes);
+        let digest = Sha256::new()
+            .chain_update(key_id_salt())
+            .chain_update(bytes)
+            .finalize();
         let mut first = [0u8; 8];
         first.copy_from_slice(&digest[..8]);
         Self(bytes, KeyId(u64::from_be_bytes(first)))

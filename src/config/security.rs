@@ -13,8 +13,10 @@ pub struct SecuritySummary {
     pub transport: String,
     /// `2 of 3 controllers sign their sentences; not authenticated: t1`.
     pub sentences: String,
-    /// Certificates within 30 days of expiry, or expired.
+    /// Certificates within 30 days of expiry.
     pub warnings: Vec<String>,
+    /// Certificates past their expiry: the connection will fail.
+    pub errors: Vec<String>,
 }
 
 /// At most this many unauthenticated controllers are named.
@@ -28,6 +30,9 @@ pub fn summary(config: &Config, now: i64) -> SecuritySummary {
         (true, _) => "embedded, loopback only, no TLS".to_owned(),
         (false, Some(t)) if t.cert_file.is_some() => "TLS, client certificate".to_owned(),
         (false, Some(_)) => "TLS".to_owned(),
+        (false, None) if config.mqtt.username.is_some() => {
+            "plain TCP, no TLS: the password crosses the network in clear".to_owned()
+        }
         (false, None) => "plain TCP, no TLS".to_owned(),
     };
     let controllers: Vec<&str> = config
@@ -41,7 +46,9 @@ pub fn summary(config: &Config, now: i64) -> SecuritySummary {
         .copied()
         .filter(|id| config.auth.keys.get(id).is_none())
         .collect();
-    let sentences = if unkeyed.len() == controllers.len() {
+    let sentences = if controllers.is_empty() {
+        "no controllers".to_owned()
+    } else if unkeyed.len() == controllers.len() {
         "sentences not authenticated (no keys)".to_owned()
     } else if unkeyed.is_empty() {
         format!("all {} controllers sign their sentences", controllers.len())
@@ -56,24 +63,27 @@ pub fn summary(config: &Config, now: i64) -> SecuritySummary {
             controllers.len()
         )
     };
-    let warnings = tls
+    let (mut warnings, mut errors) = (Vec::new(), Vec::new());
+    let expiries = tls
         .and_then(|t| t.client.as_ref())
         .map(|client| client.expiries())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|e| match e.due(now)? {
-            Due::Expired { .. } => Some(format!("{} expired on {}", e.what, e.date())),
-            Due::Soon { days_left } => Some(format!(
+        .unwrap_or_default();
+    for e in expiries {
+        match e.due(now) {
+            Some(Due::Expired { .. }) => errors.push(format!("{} expired on {}", e.what, e.date())),
+            Some(Due::Soon { days_left }) => warnings.push(format!(
                 "{} expires in {days_left} days, on {}",
                 e.what,
                 e.date()
             )),
-        })
-        .collect();
+            None => {}
+        }
+    }
     SecuritySummary {
         transport,
         sentences,
         warnings,
+        errors,
     }
 }
 
@@ -106,5 +116,35 @@ mod tests {
             summary(&config, 0).transport,
             "embedded, loopback only, no TLS"
         );
+    }
+
+    #[test]
+    fn certificates_near_or_past_expiry_are_warnings_or_errors() {
+        let (mut config, _) = crate::testkit::fixture();
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["broker".into()]).unwrap();
+        params.not_after = rcgen::date_time_ymd(2027, 1, 15);
+        let cert = params.self_signed(&key).unwrap();
+        let end = crate::tls::validity::not_after(cert.der()).unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, cert.pem()).unwrap();
+        config.mqtt.tls = Some(crate::config::TlsConfig {
+            client: Some(crate::tls::TlsClient::load("broker", &ca, None).unwrap()),
+            ca_file: ca,
+            cert_file: None,
+            key_file: None,
+        });
+        let at = |days_before: i64| summary(&config, end - days_before * 86_400);
+        let far = at(40);
+        assert!(far.warnings.is_empty() && far.errors.is_empty());
+        let soon = at(12);
+        assert_eq!(soon.warnings.len(), 1, "{soon:?}");
+        assert!(soon.warnings[0].contains("expires in 12 days, on 2027-01-15"));
+        assert!(soon.errors.is_empty());
+        let past = at(-3);
+        assert_eq!(past.errors.len(), 1, "{past:?}");
+        assert!(past.errors[0].contains("expired on 2027-01-15"));
+        assert_eq!(past.transport, "TLS");
     }
 }

@@ -52,6 +52,10 @@ pub enum Inbound {
         device: String,
         reason: &'static str,
         received: Timestamp,
+        /// The key it was checked with (as for `Sentence`): a rejection
+        /// under keys a reload has since replaced says nothing of an
+        /// impostor and is not counted towards substitution.
+        checked_with: Option<crate::auth::KeyId>,
     },
     /// An operator acknowledged an incident.
     Ack { ack: Ack, received: Timestamp },
@@ -328,6 +332,7 @@ impl LineHandler {
                     }
                 }
                 Err((device, reason)) => Inbound::AuthRejected {
+                    checked_with: self.decoder.keys().get(&device).map(Key::id),
                     device,
                     reason,
                     received,

@@ -83,7 +83,10 @@ impl Connections {
         self.tasks.push(tokio::spawn(async move {
             loop {
                 if let Err(e) = eventloop.poll().await {
-                    if closing.load(Ordering::Relaxed) {
+                    // Closing, or every client handle is gone: done.
+                    if closing.load(Ordering::Relaxed)
+                        || matches!(e, rumqttc::ConnectionError::RequestsDone)
+                    {
                         break;
                     }
                     match crate::mqtt::tls_failure(&e, &eventloop.mqtt_options) {
@@ -104,14 +107,22 @@ impl Connections {
         self.own.get(id).or(self.shared.as_ref())
     }
 
-    /// Disconnects all, giving queued messages `grace` to leave.
+    /// Disconnects all, giving queued messages `grace` to leave. Never
+    /// waits on a connection the broker refuses.
     pub(crate) async fn close(self, grace: Duration) {
+        self.closing.store(true, Ordering::Relaxed);
         for client in self.own.values().chain(self.shared.as_ref()) {
-            let _ = client.disconnect().await;
+            let _ = client.try_disconnect();
         }
         tokio::time::sleep(grace).await;
+    }
+}
+
+impl Drop for Connections {
+    /// Ends the connections' tasks, also when a run is aborted.
+    fn drop(&mut self) {
         self.closing.store(true, Ordering::Relaxed);
-        for task in self.tasks {
+        for task in &self.tasks {
             task.abort();
         }
     }

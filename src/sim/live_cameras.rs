@@ -136,8 +136,12 @@ pub(crate) fn start(
         return None;
     }
     let ids: Vec<String> = scenes.iter().map(|s| s.id().to_owned()).collect();
-    // A short queue: a slow link drops frames rather than buffering them.
-    let queue = 2 * scenes.len() + 2;
+    // A short queue: a slow link drops frames rather than buffering them
+    // (two frames per camera on a connection of its own).
+    let queue = match identities {
+        Some(_) => 4,
+        None => 2 * scenes.len() + 2,
+    };
     let connections = match Connections::open(mqtt, "sim-cameras", &ids, identities, queue) {
         Ok(c) => c,
         Err(e) => {

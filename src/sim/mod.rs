@@ -262,6 +262,7 @@ impl Simulator {
             self.scenario.clone(),
         );
         let mut finished = true;
+        let mut stalled = std::collections::HashSet::new();
         for step in 0..total_steps {
             tokio::select! {
                 _ = ticker.tick() => {}
@@ -280,12 +281,14 @@ impl Simulator {
                         let Some(client) = connections.client(&id) else {
                             continue;
                         };
+                        // Never waits: a device whose connection is refused
+                        // (or a broker that is down) must not stop the others.
                         if client
-                            .publish(topic.clone(), QoS::AtLeastOnce, false, payload)
-                            .await
+                            .try_publish(topic.clone(), QoS::AtLeastOnce, false, payload)
                             .is_err()
+                            && stalled.insert(id.clone())
                         {
-                            warn!(device = %id, "simulator could not queue an mqtt message");
+                            warn!(device = %id, "simulator mqtt queue full: dropping this device's messages while its connection is down");
                         }
                     }
                 }
