@@ -86,15 +86,16 @@ impl Mosquitto {
         Self::configured(test, false, extra)
     }
 
-    /// Mosquitto on the whole config `make(port)` returns (which must
-    /// listen on `port` on loopback); `log_dest stderr` is added.
-    pub fn start_config(test: &str, make: impl FnOnce(u16) -> String) -> Option<Self> {
+    /// Mosquitto on the whole config `make(port, dir)` returns (which must
+    /// listen on `port` on loopback; `dir` is the broker's own directory);
+    /// `log_dest stderr` is added.
+    pub fn start_config(test: &str, make: impl FnOnce(u16, &Path) -> String) -> Option<Self> {
         let bin = require_tool("mosquitto", test)?;
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         std::fs::write(
             dir.path().join("mosquitto.conf"),
-            format!("{}\nlog_dest stderr\n", make(port)),
+            format!("{}\nlog_dest stderr\n", make(port, dir.path())),
         )
         .expect("write mosquitto.conf");
         let mut broker = Self {
@@ -108,38 +109,25 @@ impl Mosquitto {
     }
 
     fn configured(test: &str, persistence: bool, extra: &str) -> Option<Self> {
-        let bin = require_tool("mosquitto", test)?;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let persist = if persistence {
-            // Mosquitto started as root drops to its own user: the
-            // persistence directory must be writable by it, or it saves
-            // nothing (and says so only in its log).
-            let store = dir.path().join("persistence");
-            std::fs::create_dir(&store).expect("persistence dir");
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o777))
-                .expect("chmod persistence dir");
-            format!(
-                "persistence true\npersistence_location {}/\nautosave_on_changes true\nautosave_interval 1\n",
-                store.display()
-            )
-        } else {
-            "persistence false\n".to_owned()
-        };
-        std::fs::write(
-            dir.path().join("mosquitto.conf"),
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest stderr\n{persist}{extra}\n"),
-        )
-        .expect("write mosquitto.conf");
-        let mut broker = Self {
-            port,
-            child: None,
-            bin,
-            dir,
-        };
-        broker.start_again();
-        Some(broker)
+        Self::start_config(test, |port, dir| {
+            let persist = if persistence {
+                // Mosquitto started as root drops to its own user: the
+                // persistence directory must be writable by it, or it saves
+                // nothing (and says so only in its log).
+                let store = dir.join("persistence");
+                std::fs::create_dir(&store).expect("persistence dir");
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o777))
+                    .expect("chmod persistence dir");
+                format!(
+                    "persistence true\npersistence_location {}/\nautosave_on_changes true\nautosave_interval 1\n",
+                    store.display()
+                )
+            } else {
+                "persistence false\n".to_owned()
+            };
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{persist}{extra}")
+        })
     }
 
     /// What the broker has logged so far (connections, refusals).

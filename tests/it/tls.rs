@@ -143,7 +143,7 @@ fn tls_broker(test: &str, dir: &Path, ca: &Path, server: &Identity) -> Option<Mo
     std::fs::create_dir_all(&persistence).unwrap();
     std::fs::set_permissions(&persistence, std::fs::Permissions::from_mode(0o777)).unwrap();
     let text = std::fs::read_to_string(shipped.join("mosquitto.conf")).unwrap();
-    Mosquitto::start_config(test, |port| {
+    Mosquitto::start_config(test, |port, _| {
         let mut text = text.clone();
         let moves = [
             (
