@@ -199,6 +199,9 @@ async fn drive(mut eventloop: EventLoop, mut backoff: Backoff, link: Arc<Link>) 
                 if let Some(why) = crate::mqtt::tls_failure(&e, &eventloop.mqtt_options) {
                     // An engineer must act; the link retries, over TLS only.
                     shared.counters.incr("mqtt.out.tls_failures");
+                    if was_connected {
+                        shared.counters.incr("mqtt.out.lost");
+                    }
                     shared.health.broker(Some(why.clone()), now);
                     error!(retry_in = ?wait, held = held.len(), "mqtt publisher cannot connect: {why}; alerts stay in the outbox");
                 } else if was_connected {
