@@ -524,12 +524,13 @@ async fn the_simulator_connects_each_device_with_its_own_certificate() {
     let daemon_id = authority.issue(d, "rampart", "rampart", &[], CLIENT);
     let identities = d.join("identities");
     std::fs::create_dir(&identities).unwrap();
+    // Two controllers and a camera, each with a certificate of its own.
     let text = daemon_config(
         d,
         "127.0.0.1",
         broker.port,
         &tls_lines(&ca, Some(&daemon_id)),
-    );
+    ) + &crate::camera::camera_facing_wall("cam-a", 5100.0);
     let (config, _) = rampart::config::load_str("test", &text, d).expect("valid config");
     let sim = || {
         let scenario = rampart::sim::scenario::Scenario::parse(
@@ -554,6 +555,7 @@ async fn the_simulator_connects_each_device_with_its_own_certificate() {
     };
     // A device without its certificate stops the simulator before it runs.
     authority.issue(&identities, "fence-a", "fence-a", &[], CLIENT);
+    authority.issue(&identities, "cam-a", "cam-a", &[], CLIENT);
     let err = sim().err().expect("fence-b has no certificate").to_string();
     assert!(
         err.contains("`fence-b`") && err.contains("fence-b.pem"),
@@ -568,11 +570,14 @@ async fn the_simulator_connects_each_device_with_its_own_certificate() {
     daemon
         .wait_log("ALERT S005 intrusion raised", 1, wait)
         .await;
+    // A second more of frames (they flow from the start, at several a
+    // second), then stop.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     run.abort();
     // Each device logged in as itself: the broker took the account from
     // its certificate.
     let log = broker.log_text();
-    for device in ["fence-a", "fence-b"] {
+    for device in ["fence-a", "fence-b", "cam-a"] {
         assert!(
             log.lines()
                 .any(|l| l.contains(&format!("as firmware-sim-{device} "))
@@ -580,7 +585,11 @@ async fn the_simulator_connects_each_device_with_its_own_certificate() {
             "{device} did not connect with its own certificate:\n{log}"
         );
     }
+    let log_path = daemon.log.clone();
     assert!(daemon.stop().success());
+    // The camera's frames passed the ACL (its own frame topic) to the daemon.
+    let log = std::fs::read_to_string(log_path).unwrap();
+    assert!(final_counter(&log, "frames.received") > 0, "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
