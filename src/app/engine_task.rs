@@ -92,7 +92,7 @@ pub async fn run_engine(
             msg = rx.recv() => match msg {
                 Some(Inbound::Sentence { sentence, received, source, checked_with }) => {
                     shared.counters.incr("engine.sentences");
-                    let keyed = shared.keys.current().get(&sentence.device).map(Key::id);
+                    let keyed = engine.config().auth.keys.get(&sentence.device).map(Key::id);
                     if keyed.is_some() && checked_with != keyed {
                         // Checked before a reload replaced the keys: not
                         // authenticated under the keys in force now.
@@ -114,7 +114,7 @@ pub async fn run_engine(
                     }
                 }
                 Some(Inbound::AuthRejected { device, reason, received, checked_with }) => {
-                    if checked_with != shared.keys.current().get(&device).map(Key::id) {
+                    if checked_with != engine.config().auth.keys.get(&device).map(Key::id) {
                         continue; // judged by keys a reload has replaced
                     }
                     engine.on_auth_rejection(&device, reason, received)

@@ -176,6 +176,18 @@ fn tls_broker(test: &str, dir: &Path, ca: &Path, server: &Identity) -> Option<Mo
     })
 }
 
+/// A test site: a directory, a CA (`ca.pem` in it) and Mosquitto on the
+/// shipped config presenting a certificate for 127.0.0.1 and localhost.
+fn site(test: &str) -> Option<(tempfile::TempDir, Authority, PathBuf, Mosquitto)> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let authority = Authority::new("Rampart test CA");
+    let ca = authority.write(d, "ca");
+    let server = authority.issue(d, "server", "broker", &["127.0.0.1", "localhost"], SERVER);
+    let broker = tls_broker(test, d, &ca, &server)?;
+    Some((dir, authority, ca, broker))
+}
+
 /// A daemon config on `mqtts://<host>:<port>` with these `[mqtt.tls]`
 /// lines, fence-a at km 5 and fence-b at km 9.
 fn daemon_config(dir: &Path, host: &str, port: u16, tls: &str) -> String {
@@ -264,14 +276,10 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
     if require_tool("mosquitto_pub", test).is_none() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let authority = Authority::new("Rampart test CA");
-    let ca = authority.write(d, "ca");
-    let server = authority.issue(d, "server", "broker", &["127.0.0.1", "localhost"], SERVER);
-    let Some(broker) = tls_broker(test, d, &ca, &server) else {
+    let Some((dir, authority, ca, broker)) = site(test) else {
         return;
     };
+    let d = dir.path();
     let port = broker.port;
     let wait = Duration::from_secs(20);
     // The daemon's certificate expires in 10 days: it says so.
@@ -414,14 +422,10 @@ async fn the_daemon_connects_with_its_client_certificate_and_sensors_keep_to_the
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_ca_or_a_missing_expired_or_foreign_client_certificate_fails_closed() {
     let test = "TLS refusals";
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let authority = Authority::new("Rampart test CA");
-    let ca = authority.write(d, "ca");
-    let server = authority.issue(d, "server", "broker", &["127.0.0.1"], SERVER);
-    let Some(broker) = tls_broker(test, d, &ca, &server) else {
+    let Some((dir, authority, ca, broker)) = site(test) else {
         return;
     };
+    let d = dir.path();
     let port = broker.port;
     let good = authority.issue(d, "rampart", "rampart", &[], CLIENT);
     let expired = authority.issue(
@@ -512,14 +516,10 @@ async fn an_expired_or_misnamed_broker_certificate_or_a_plain_listener_fails_clo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_connects_each_device_with_its_own_certificate() {
     let test = "simulator identities";
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let authority = Authority::new("Rampart test CA");
-    let ca = authority.write(d, "ca");
-    let server = authority.issue(d, "server", "broker", &["127.0.0.1"], SERVER);
-    let Some(broker) = tls_broker(test, d, &ca, &server) else {
+    let Some((dir, authority, ca, broker)) = site(test) else {
         return;
     };
+    let d = dir.path();
     let wait = Duration::from_secs(20);
     let daemon_id = authority.issue(d, "rampart", "rampart", &[], CLIENT);
     let identities = d.join("identities");
