@@ -31,6 +31,7 @@ use crate::evidence::EvidenceKind;
 use crate::incident::fusion::Fusion;
 use crate::incident::{FusionStats, IncidentBook, Output, ResumeReport, Timing};
 use crate::layout::Layout;
+use crate::redelivery::{Redeliveries, Seen};
 use crate::rules::{device_evidence, Carried, Finding, Reject, Rules, SeqStats};
 use crate::sentence::{Body, Sentence, TamperKind};
 use crate::time::Timestamp;
@@ -84,6 +85,29 @@ pub struct Engine {
     seqs: SeqGuard,
     /// Bursts of authentication rejections.
     suspicion: Suspicion,
+    /// Sentences accepted recently, to recognise their redeliveries.
+    redeliveries: Redeliveries,
+}
+
+/// How a sentence arrived: what the engine needs to recognise it when it
+/// comes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    /// When it was received.
+    pub at: Timestamp,
+    /// Its bytes' digest ([`crate::redelivery::digest`]).
+    pub digest: u64,
+    /// The broker flagged it as sent before (MQTT DUP).
+    pub flagged_redelivery: bool,
+}
+
+/// What became of a sentence the engine took.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Acted on; what it produced.
+    Accepted(Vec<Output>),
+    /// Already acted on: a redelivery, dropped.
+    Duplicate,
 }
 
 impl Engine {
@@ -109,7 +133,19 @@ impl Engine {
             profile_change: None,
             seqs: SeqGuard::default(),
             suspicion: Suspicion::new(suspicion_config(config)),
+            redeliveries: Redeliveries::default(),
         }
+    }
+
+    /// Takes the sentences a previous run saved as accepted (call before
+    /// the first sentence), so their redeliveries are recognised.
+    pub fn restore_seen(&mut self, saved: impl IntoIterator<Item = (String, Seen)>) {
+        self.redeliveries.restore(saved);
+    }
+
+    /// The sentences accepted since the last call: what to save.
+    pub fn take_seen(&mut self) -> Vec<(String, Seen)> {
+        self.redeliveries.take_new()
     }
 
     /// Takes the last accepted seqs a previous run saved (call before the
@@ -217,6 +253,33 @@ impl Engine {
     /// A keyed device's sentence must be newer than its last accepted one
     /// ([`Reject::ReplayedSeq`]); its MAC was checked by the source.
     pub fn on_sentence(&mut self, s: &Sentence, now: Timestamp) -> Result<Vec<Output>, Reject> {
+        self.check_seq(s)?;
+        self.apply_sentence(s, now)
+    }
+
+    /// Takes a sentence as it arrived: a redelivery of one accepted before
+    /// (same device, seq and bytes; see [`crate::redelivery`]) is dropped
+    /// first, so it is never judged a replay; then as
+    /// [`Engine::on_sentence`].
+    pub fn on_arrival(&mut self, s: &Sentence, arrival: Arrival) -> Result<Verdict, Reject> {
+        let Arrival {
+            at,
+            digest,
+            flagged_redelivery,
+        } = arrival;
+        if self
+            .redeliveries
+            .is_redelivery(&s.device, s.seq, digest, flagged_redelivery, at)
+        {
+            return Ok(Verdict::Duplicate);
+        }
+        self.check_seq(s)?;
+        self.redeliveries.accept(&s.device, s.seq, digest, at);
+        self.apply_sentence(s, at).map(Verdict::Accepted)
+    }
+
+    /// The replay check of a keyed device's sentence; takes its seq.
+    fn check_seq(&mut self, s: &Sentence) -> Result<(), Reject> {
         if self.config.auth.keys.get(&s.device).is_some() {
             if let Err(last) = self.seqs.check(&s.device, s.seq) {
                 return Err(Reject::ReplayedSeq {
@@ -232,6 +295,10 @@ impl Engine {
                     .on_device_tamper(&s.device, kind != TamperKind::Clear);
             }
         }
+        Ok(())
+    }
+
+    fn apply_sentence(&mut self, s: &Sentence, now: Timestamp) -> Result<Vec<Output>, Reject> {
         let findings = self.rules.on_sentence(s, now)?;
         Ok(self.apply(findings, now))
     }

@@ -88,6 +88,23 @@ pub struct HealthReport {
     /// With TLS: the first certificate to expire.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<CertificateHealth>,
+    /// The input connection (sentences, frames, acknowledgements).
+    pub input: Part,
+    /// Messages refused for their size, once there has been one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oversized: Option<OversizedHealth>,
+}
+
+/// Messages refused for being larger than their topic allows.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OversizedHealth {
+    /// How many since start-up.
+    pub count: u64,
+    /// The latest: when, on which topic, its size and the topic's limit.
+    pub last_at: Timestamp,
+    pub last_topic: String,
+    pub last_bytes: u64,
+    pub limit: u64,
 }
 
 /// Shared health, with a version that moves on every change.
@@ -110,6 +127,11 @@ impl Health {
                 clock: ClockHealth::default(),
                 outbox: 0,
                 tls: None,
+                input: Part {
+                    ok: false,
+                    ..Part::new(now)
+                },
+                oversized: None,
             }),
             version: AtomicU64::new(1),
         }
@@ -133,6 +155,27 @@ impl Health {
     /// The broker link is up (`None`) or lost; true if that is news.
     pub fn broker(&self, error: Option<String>, now: Timestamp) -> bool {
         self.update(now, |s| s.broker.set(error.is_none(), error, now))
+    }
+
+    /// The input connection is up (`None`) or lost; true if that is news.
+    pub fn input(&self, error: Option<String>, now: Timestamp) -> bool {
+        self.update(now, |s| s.input.set(error.is_none(), error, now))
+    }
+
+    /// A message of `bytes` on `topic` was refused: its topic allows
+    /// `limit`.
+    pub fn oversized(&self, topic: &str, bytes: u64, limit: u64, now: Timestamp) {
+        self.update(now, |s| {
+            let count = s.oversized.as_ref().map_or(0, |o| o.count) + 1;
+            s.oversized = Some(OversizedHealth {
+                count,
+                last_at: now,
+                last_topic: topic.to_owned(),
+                last_bytes: bytes,
+                limit,
+            });
+            true
+        });
     }
 
     /// The system clock jumped by `by_s` seconds.

@@ -30,6 +30,7 @@ pub mod layout;
 pub mod metrics;
 pub mod mqtt;
 pub mod record;
+pub mod redelivery;
 pub mod reload;
 pub mod replay;
 pub mod rules;

@@ -2,11 +2,16 @@
 //! camera evidence, acknowledgements and reloaded configs come in; alert
 //! messages and segment states go out; a tick every [`TICK`] runs deadlines,
 //! due updates, clears and the profile schedule, and records the engine's
-//! pulse for the systemd watchdog. Each tick also saves the keyed devices'
-//! last accepted seqs that changed (one transaction), and so does the end of
-//! the task: a crash loses at most the last second's. A new config or profile is
-//! swapped in between two inputs, so nothing in flight is lost, and the
-//! cameras get their new settings before their next frame.
+//! pulse for the systemd watchdog. A new config or profile is swapped in
+//! between two inputs, so nothing in flight is lost, and the cameras get
+//! their new settings before their next frame.
+//!
+//! Progress goes to the sink in order with the outputs ([`Progress`]): the
+//! sentences accepted, the keyed devices' last seqs and the tokens of the
+//! MQTT messages fully handled. It is handed over whenever the input queue
+//! runs dry, every [`PROGRESS_BATCH`] messages under load, and at each
+//! tick; the sink commits it with the alerts before it and only then
+//! acknowledges the messages.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,12 +22,16 @@ use tracing::{info, warn};
 use super::TICK;
 use crate::auth::Key;
 use crate::config::Loaded;
-use crate::engine::Engine;
+use crate::engine::{Arrival, Engine, Verdict};
 use crate::incident::Output;
 use crate::ingest::camera::CameraSlot;
 use crate::ingest::Inbound;
 use crate::runtime::Shared;
-use crate::store::StoreHandle;
+use crate::sink::{Progress, SinkInput};
+
+/// At most this many MQTT messages wait for their acknowledgement in the
+/// engine task before their progress goes to the sink.
+pub const PROGRESS_BATCH: usize = 256;
 
 /// What the engine task talks to besides its input and output.
 pub struct EngineLinks {
@@ -30,25 +39,6 @@ pub struct EngineLinks {
     pub reloads: mpsc::Receiver<Box<Loaded>>,
     /// Each camera's slot, to hand it new settings.
     pub cameras: HashMap<String, Arc<CameraSlot>>,
-    /// Where the keyed devices' last accepted seqs are saved.
-    pub store: Option<StoreHandle>,
-}
-
-/// Saves the seqs that changed since the last call.
-async fn save_seqs(engine: &mut Engine, store: Option<&StoreHandle>, shared: &Shared) {
-    let changes = engine.take_seq_changes();
-    let Some(store) = store.filter(|_| !changes.is_empty()) else {
-        return;
-    };
-    let at = shared.clock.now();
-    let n = changes.len();
-    match store.call(move |s| s.save_device_seqs(&changes, at)).await {
-        Ok(()) => shared.counters.add("auth.seqs_saved", n as u64),
-        Err(e) => {
-            shared.counters.incr("auth.seq_save_errors");
-            warn!(error = %e, devices = n, "cannot save the devices' last accepted seqs");
-        }
-    }
 }
 
 /// The engine task: sentences and ticks in, outputs out.
@@ -56,13 +46,12 @@ pub async fn run_engine(
     mut engine: Engine,
     mut rx: mpsc::Receiver<Inbound>,
     links: EngineLinks,
-    tx: mpsc::Sender<Output>,
+    tx: mpsc::Sender<SinkInput>,
     shared: Arc<Shared>,
 ) {
     let EngineLinks {
         mut reloads,
         cameras,
-        store,
     } = links;
     let push_camera_settings = |engine: &Engine| {
         for settings in engine.camera_settings() {
@@ -75,54 +64,77 @@ pub async fn run_engine(
         let tx = tx.clone();
         async move {
             for o in outs {
-                if tx.send(o).await.is_err() {
+                if tx.send(SinkInput::Output(o)).await.is_err() {
                     return false;
                 }
             }
             true
         }
     };
+    // Hands the sink what the engine has done since the last time.
+    let send_progress = |engine: &mut Engine, acks: &mut Vec<_>| {
+        let progress = Progress {
+            seen: engine.take_seen(),
+            seqs: engine.take_seq_changes(),
+            acks: std::mem::take(acks),
+        };
+        let tx = tx.clone();
+        async move { progress.is_empty() || tx.send(SinkInput::Progress(progress)).await.is_ok() }
+    };
+    let mut acks = Vec::new();
     if !send_all(engine.start(shared.clock.now())).await {
         return;
     }
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let mut ticked = false;
         let outs = tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Inbound::Sentence { sentence, received, source, checked_with }) => {
+                Some(Inbound::Sentence { sentence, received, source, checked_with, digest, flagged_redelivery }) => {
                     shared.counters.incr("engine.sentences");
                     let keyed = engine.config().auth.keys.get(&sentence.device).map(Key::id);
+                    let arrival = Arrival { at: received, digest, flagged_redelivery };
                     if keyed.is_some() && checked_with != keyed {
                         // Checked before a reload replaced the keys: not
                         // authenticated under the keys in force now.
                         let why = format!("device `{}`: checked before its key changed; dropped", sentence.device);
                         shared.reject(&source, "key_changed", &why, b"");
-                        continue;
-                    }
-                    match engine.on_sentence(&sentence, received) {
-                        Ok(outs) => outs,
+                        Vec::new()
+                    } else {
+                    match engine.on_arrival(&sentence, arrival) {
+                        Ok(Verdict::Accepted(outs)) => {
+                            shared.counters.incr("sentences.accepted");
+                            outs
+                        }
+                        Ok(Verdict::Duplicate) => {
+                            // At-least-once delivery at work: counted, not an error.
+                            shared.counters.incr("sentences.duplicate");
+                            Vec::new()
+                        }
                         Err(reject) => {
                             let line = sentence.encode();
                             shared.reject(&source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
-                            let outs = engine.on_auth_rejection(&sentence.device, reject.reason(), received);
-                            if outs.is_empty() {
-                                continue;
-                            }
-                            outs
+                            engine.on_auth_rejection(&sentence.device, reject.reason(), received)
                         }
                     }
+                    }
+                }
+                Some(Inbound::Acknowledge(token)) => {
+                    acks.push(token);
+                    Vec::new()
                 }
                 Some(Inbound::AuthRejected { device, reason, received, checked_with }) => {
-                    if checked_with != engine.config().auth.keys.get(&device).map(Key::id) {
-                        continue; // judged by keys a reload has replaced
+                    if checked_with == engine.config().auth.keys.get(&device).map(Key::id) {
+                        engine.on_auth_rejection(&device, reason, received)
+                    } else {
+                        Vec::new() // judged by keys a reload has replaced
                     }
-                    engine.on_auth_rejection(&device, reason, received)
                 }
                 Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
                 Some(Inbound::AnimalsSeen { chainages_m, received, .. }) => {
                     engine.on_animals(&chainages_m, received);
-                    continue;
+                    Vec::new()
                 }
                 Some(Inbound::CameraContrast { camera, low, received, .. }) => {
                     shared.counters.incr(if low { "cameras.low_contrast" } else { "cameras.contrast_restored" });
@@ -137,7 +149,7 @@ pub async fn run_engine(
                     None => {
                         let why = format!("no open incident `{}` (acknowledged by `{}`)", ack.id, ack.by);
                         shared.reject("mqtt:ack", "ack_unknown_incident", &why, b"");
-                        continue;
+                        Vec::new()
                     }
                 },
                 None => break,
@@ -164,25 +176,9 @@ pub async fn run_engine(
                 }
             },
             _ = tick.tick() => {
+                ticked = true;
                 shared.engine_ticked();
-                save_seqs(&mut engine, store.as_ref(), &shared).await;
-                let (mut lost, mut out_of_order) = (0, 0);
-                for (device, seq) in engine.seq_stats() {
-                    shared.counters.set(&format!("seq.lost.{device}"), seq.lost);
-                    shared.counters.set(&format!("seq.out_of_order.{device}"), seq.out_of_order);
-                    lost += seq.lost;
-                    out_of_order += seq.out_of_order;
-                }
-                shared.counters.set("sentences.lost_by_seq_gap", lost);
-                shared.counters.set("sentences.out_of_order", out_of_order);
-                shared.counters.set("incidents.open", engine.open_incidents() as u64);
-                let fusion = engine.fusion_stats();
-                shared.counters.set("fusion.held", fusion.held);
-                shared.counters.set("fusion.held_raised", fusion.held_raised);
-                shared.counters.set("fusion.held_expired", fusion.held_expired);
-                shared.counters.set("fusion.moved", fusion.moved);
-                shared.counters.set("fusion.joined", fusion.joined);
-                shared.counters.set("fusion.animal_sightings", fusion.animal_sightings);
+                publish_stats(&engine, &shared);
                 let outs = engine.on_tick(shared.clock.now());
                 if let Some(change) = engine.take_profile_change() {
                     info!(%change, "threshold profile changed");
@@ -194,10 +190,47 @@ pub async fn run_engine(
         if !send_all(outs).await {
             return;
         }
+        // Under load, in batches; otherwise at once.
+        if (ticked || acks.len() >= PROGRESS_BATCH || rx.is_empty())
+            && !send_progress(&mut engine, &mut acks).await
+        {
+            return;
+        }
     }
     // Last look at deadlines and pending updates before stopping.
     let _ = send_all(engine.on_tick(shared.clock.now())).await;
-    save_seqs(&mut engine, store.as_ref(), &shared).await;
+    let _ = send_progress(&mut engine, &mut acks).await;
+}
+
+/// The engine's gauges, as counters.
+fn publish_stats(engine: &Engine, shared: &Shared) {
+    let (mut lost, mut out_of_order) = (0, 0);
+    for (device, seq) in engine.seq_stats() {
+        shared.counters.set(&format!("seq.lost.{device}"), seq.lost);
+        shared
+            .counters
+            .set(&format!("seq.out_of_order.{device}"), seq.out_of_order);
+        lost += seq.lost;
+        out_of_order += seq.out_of_order;
+    }
+    shared.counters.set("sentences.lost_by_seq_gap", lost);
+    shared.counters.set("sentences.out_of_order", out_of_order);
+    shared
+        .counters
+        .set("incidents.open", engine.open_incidents() as u64);
+    let fusion = engine.fusion_stats();
+    shared.counters.set("fusion.held", fusion.held);
+    shared
+        .counters
+        .set("fusion.held_raised", fusion.held_raised);
+    shared
+        .counters
+        .set("fusion.held_expired", fusion.held_expired);
+    shared.counters.set("fusion.moved", fusion.moved);
+    shared.counters.set("fusion.joined", fusion.joined);
+    shared
+        .counters
+        .set("fusion.animal_sightings", fusion.animal_sightings);
 }
 
 #[cfg(test)]
@@ -214,7 +247,7 @@ mod tests {
     struct Running {
         shared: Arc<Shared>,
         input: mpsc::Sender<Inbound>,
-        output: mpsc::Receiver<Output>,
+        output: mpsc::Receiver<SinkInput>,
         task: tokio::task::JoinHandle<()>,
         _reloads: mpsc::Sender<Box<Loaded>>,
     }
@@ -236,7 +269,6 @@ mod tests {
             let links = EngineLinks {
                 reloads,
                 cameras: HashMap::new(),
-                store: None,
             };
             let task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
             Self {
@@ -268,12 +300,15 @@ mod tests {
                 body,
                 mac: None,
             };
+            let sentence_line = sentence.encode();
             self.input
                 .send(Inbound::Sentence {
                     sentence,
                     received: self.shared.clock.now(),
                     source: "test".into(),
                     checked_with,
+                    digest: crate::redelivery::digest(sentence_line.as_bytes()),
+                    flagged_redelivery: false,
                 })
                 .await
                 .unwrap();
@@ -282,14 +317,14 @@ mod tests {
         async fn next_alert(&mut self) -> crate::alert::AlertMessage {
             loop {
                 match self.output.recv().await.expect("engine still running") {
-                    Output::Alert(a) => return a,
-                    Output::Segment(..) => {}
+                    SinkInput::Output(Output::Alert(a)) => return a,
+                    SinkInput::Output(Output::Segment(..)) | SinkInput::Progress(_) => {}
                 }
             }
         }
 
         /// Closes the input and waits for the task to end.
-        async fn stop(self) -> mpsc::Receiver<Output> {
+        async fn stop(self) -> mpsc::Receiver<SinkInput> {
             drop(self.input);
             self.task.await.unwrap();
             self.output
@@ -313,15 +348,56 @@ mod tests {
         run.send_checked("fence-a", 1, hb(), None).await;
         run.send_checked("fence-a", 2, hb(), Some(old.id())).await;
         run.send_checked("fence-a", 3, hb(), Some(new.id())).await;
-        // Seq 3 was taken: sent again, it is a replay.
+        // Seq 3 was taken: the same bytes again are a redelivery, other
+        // bytes under that seq a replay.
         run.send_checked("fence-a", 3, hb(), Some(new.id())).await;
+        let other = Body::Heartbeat {
+            uptime_s: 2,
+            status: Health::Ok,
+        };
+        run.send_checked("fence-a", 3, other, Some(new.id())).await;
         // trench-a has no key: taken however it was checked.
         run.send_checked("trench-a", 1, hb(), None).await;
         let shared = run.shared.clone();
         let _ = run.stop().await;
         assert_eq!(shared.counters.get("rejected.key_changed"), 2);
+        assert_eq!(shared.counters.get("sentences.duplicate"), 1);
         assert_eq!(shared.counters.get("rejected.replayed_seq"), 1);
-        assert_eq!(shared.counters.get("engine.sentences"), 5);
+        assert_eq!(shared.counters.get("sentences.accepted"), 2);
+        assert_eq!(shared.counters.get("engine.sentences"), 6);
+    }
+
+    /// Each MQTT message's token reaches the sink after the outputs of its
+    /// sentences, in a progress that also carries what was accepted.
+    #[tokio::test(start_paused = true)]
+    async fn a_messages_token_follows_its_outputs_with_the_sentences_accepted() {
+        let mut run = Running::start();
+        let (acks, _connection) = crate::mqtt::subscriber::test_tokens(2);
+        let cut = Body::Tamper {
+            kind: crate::sentence::TamperKind::Cut,
+        };
+        run.send_checked("fence-a", 7, cut, None).await;
+        for token in acks {
+            run.input.send(Inbound::Acknowledge(token)).await.unwrap();
+        }
+        let mut seen_alert = false;
+        let progress = loop {
+            match run.output.recv().await.expect("engine running") {
+                SinkInput::Output(Output::Alert(a)) => {
+                    assert_eq!(a.kind, AlertKind::Tamper);
+                    seen_alert = true;
+                }
+                SinkInput::Output(_) => {}
+                SinkInput::Progress(p) if !p.acks.is_empty() => break p,
+                SinkInput::Progress(_) => {}
+            }
+        };
+        assert!(seen_alert, "the alert comes before the token");
+        assert_eq!(progress.acks.len(), 2);
+        assert_eq!(progress.seen.len(), 1);
+        assert_eq!(progress.seen[0].0, "fence-a");
+        assert_eq!(progress.seen[0].1.seq, 7);
+        run.stop().await;
     }
 
     /// Rejections judged by keys a reload has replaced do not count towards
@@ -330,9 +406,9 @@ mod tests {
     async fn only_rejections_under_the_keys_in_force_make_a_substitution() {
         use crate::auth::{Key, Keys};
         let (old, new) = (Key::new([1; 32]), Key::new([2; 32]));
-        let tampers = |outs: Vec<Output>| {
+        let tampers = |outs: Vec<SinkInput>| {
             outs.into_iter()
-                .filter(|o| matches!(o, Output::Alert(a) if a.kind == AlertKind::Tamper))
+                .filter(|o| matches!(o, SinkInput::Output(Output::Alert(a)) if a.kind == AlertKind::Tamper))
                 .count()
         };
         let mut runs = Vec::new();
@@ -449,7 +525,7 @@ mod tests {
         let mut output = run.stop().await;
         let mut intrusions = 0;
         while let Ok(out) = output.try_recv() {
-            if let Output::Alert(a) = out {
+            if let SinkInput::Output(Output::Alert(a)) = out {
                 intrusions += usize::from(a.kind == AlertKind::Intrusion);
             }
         }

@@ -34,7 +34,7 @@ use crate::config::Loaded;
 use crate::engine::Engine;
 use crate::incident::Output;
 use crate::ingest::camera::{self, CameraSlot};
-use crate::ingest::mqtt::MqttSource;
+use crate::ingest::mqtt::{MqttSource, TopicLimits};
 use crate::ingest::serial::SerialSource;
 use crate::ingest::Inbound;
 use crate::mqtt::LinkConfig;
@@ -43,7 +43,7 @@ use crate::record::{Header, Recorded};
 use crate::reload::{ConfigWatcher, ReloadReport};
 use crate::runtime::{Clock, Shared};
 use crate::sink::publisher::{Publisher, Telemetry};
-use crate::sink::{AlertSink, Retention};
+use crate::sink::{AlertSink, Retention, SinkInput};
 use crate::store::{Store, StoreHandle};
 
 mod certificates;
@@ -138,7 +138,7 @@ pub async fn run_with(
     );
 
     let (in_tx, in_rx) = mpsc::channel::<Inbound>(INBOUND_CAPACITY);
-    let (out_tx, out_rx) = mpsc::channel::<Output>(OUTPUT_CAPACITY);
+    let (out_tx, out_rx) = mpsc::channel::<SinkInput>(OUTPUT_CAPACITY);
     let (stop_tx, stop_rx) = watch::channel(false);
 
     let publisher = Publisher::start(&link, Some(store.clone()), shared.clone());
@@ -162,10 +162,11 @@ pub async fn run_with(
     let wall_for_cameras = wall.clone();
     let mut engine = Engine::new(&config, wall, clock.started(), &id_prefix);
     restore_device_seqs(&mut engine, &store, &config).await?;
+    restore_seen(&mut engine, &store).await?;
     let closing = resume_open_incidents(&mut engine, &store, &shared).await;
     for msg in closing {
         // Into the sink before anything the engine says.
-        let _ = out_tx.send(Output::Alert(msg)).await;
+        let _ = out_tx.send(SinkInput::Output(Output::Alert(msg))).await;
     }
     if let Some(profile) = engine.active_profile() {
         info!(profile, "threshold profile in use");
@@ -181,7 +182,6 @@ pub async fn run_with(
     let links = EngineLinks {
         reloads: reload_rx,
         cameras: slots.clone(),
-        store: Some(store.clone()),
     };
     let engine_task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
     let watcher = start_reload_watcher(
@@ -196,8 +196,16 @@ pub async fn run_with(
         let src = SerialSource::new(port.clone(), in_tx.clone(), shared.clone(), tap.clone());
         sources.spawn(src.run(stop_rx.clone()));
     }
-    let mqtt = MqttSource::new(link.clone(), in_tx, slots.clone(), shared.clone(), tap);
-    sources.spawn(mqtt.run(stop_rx.clone()));
+    let limits = TopicLimits::new(&config.mqtt);
+    let mqtt = MqttSource::new(
+        link.clone(),
+        limits,
+        in_tx,
+        slots.clone(),
+        shared.clone(),
+        tap,
+    );
+    let mqtt = tokio::spawn(mqtt.run(stop_rx.clone()));
     let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
     let clock_watch = tokio::spawn(watch_clock(shared.clone(), stop_rx.clone()));
     let expiries = link
@@ -222,6 +230,9 @@ pub async fn run_with(
     systemd.stopping();
     let _ = stop_tx.send(true);
     while sources.join_next().await.is_some() {}
+    // The MQTT source stops reading; its connection's writer stays, to
+    // acknowledge what the engine and the sink still finish.
+    let mqtt_closer = mqtt.await.ok().flatten();
     let _ = watcher.await;
     // Camera workers finish the frame in hand and stop.
     for slot in slots.values() {
@@ -244,6 +255,9 @@ pub async fn run_with(
     }
     if sink.await.is_err() {
         warn!("sink task ended abnormally");
+    }
+    if let Some(closer) = mqtt_closer {
+        closer.close(Duration::from_secs(2)).await;
     }
     let _ = stats.await;
     let _ = clock_watch.await;
@@ -324,6 +338,20 @@ async fn restore_device_seqs(
         );
     }
     engine.restore_seqs(keyed);
+    Ok(())
+}
+
+/// Hands the engine the sentences the previous run accepted (the last of
+/// each device), so that the broker's redeliveries of them are known.
+async fn restore_seen(engine: &mut Engine, store: &StoreHandle) -> Result<(), StartError> {
+    let seen = store.call(|s| s.seen()).await?;
+    if !seen.is_empty() {
+        info!(
+            sentences = seen.len(),
+            "sentences accepted by the previous run remembered"
+        );
+    }
+    engine.restore_seen(seen);
     Ok(())
 }
 

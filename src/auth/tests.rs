@@ -232,7 +232,7 @@ fn decode(d: &mut LineDecoder, line: &str) -> String {
     let mut out = String::new();
     d.push(line.as_bytes(), &Binding::Any, true, |e| {
         out = match e {
-            Decoded::Sentence(s) => format!("ok {}", s.seq),
+            Decoded::Sentence { sentence: s, .. } => format!("ok {}", s.seq),
             Decoded::Rejected { reason, device, .. } => format!("{reason} {device:?}"),
         }
     });

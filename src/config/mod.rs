@@ -131,6 +131,11 @@ pub struct MqttConfig {
     /// (4 MiB, room for a 1280×1024 16-bit thermal frame).
     #[serde(default = "default_max_packet")]
     pub max_packet_bytes: usize,
+    /// Largest sensor message (one or more sentences) accepted, in bytes.
+    /// A larger one is acknowledged, dropped unread and counted
+    /// (`rejected.oversized`). Default 65536 (some 300 sentences).
+    #[serde(default = "default_max_sensor_message")]
+    pub max_sensor_message_bytes: usize,
     /// Longest wait between reconnection attempts (the wait doubles from
     /// 250 ms up to this). Default `"10s"`.
     #[serde(default = "default_mqtt_backoff", with = "duration")]
@@ -808,6 +813,7 @@ impl Default for MqttConfig {
             root: default_root(),
             keep_alive: default_keep_alive(),
             max_packet_bytes: default_max_packet(),
+            max_sensor_message_bytes: default_max_sensor_message(),
             reconnect_max: default_mqtt_backoff(),
             frame_qos: 0,
             username: None,
@@ -867,6 +873,10 @@ fn default_mqtt_url() -> String {
 fn default_root() -> String {
     "rampart".into()
 }
+fn default_max_sensor_message() -> usize {
+    64 * 1024
+}
+
 fn default_keep_alive() -> Duration {
     Duration::from_secs(15)
 }

@@ -224,6 +224,17 @@ fn check_mqtt(config: &Config, p: &mut Problems) {
             "must be between 10240 and 268435456",
         );
     }
+    let sensor_max = config.mqtt.max_sensor_message_bytes;
+    if !(crate::sentence::MAX_LINE_LEN..=config.mqtt.max_packet_bytes).contains(&sensor_max) {
+        p.add(
+            &[key("mqtt"), key("max_sensor_message_bytes")],
+            format!(
+                "must be between {} (one sentence) and max_packet_bytes ({})",
+                crate::sentence::MAX_LINE_LEN,
+                config.mqtt.max_packet_bytes
+            ),
+        );
+    }
     if config.mqtt.frame_qos > 1 {
         p.add(&[key("mqtt"), key("frame_qos")], "must be 0 or 1");
     }

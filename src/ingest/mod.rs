@@ -2,9 +2,13 @@
 //! source frames and parses its bytes with the one sentence codec (through
 //! [`LineDecoder`], which replay uses too), counts and logs (rate-limited)
 //! what it rejects, and hands good sentences to the engine over a bounded
-//! channel. A full channel makes the source wait (the serial driver buffers,
-//! MQTT holds back its acknowledgements): sentences are never dropped for
-//! lack of room. With `--record`, each source also hands its raw input to a
+//! channel. A full channel makes the source wait (the serial driver
+//! buffers; the MQTT connection's writer goes on sending keep-alives and
+//! acknowledgements while its reader waits): sentences are never dropped
+//! for lack of room. An MQTT message at QoS 1 is followed on the channel by
+//! its [`AckToken`] ([`Inbound::Acknowledge`]), which the engine passes to
+//! the sink: the message is acknowledged once its effect is committed.
+//! With `--record`, each source also hands its raw input to a
 //! [`Tap`](crate::record::recorder::Tap), which never waits.
 //!
 //! Given keys, the decoder checks the `m=` tag of a keyed device's sentence
@@ -22,12 +26,13 @@ use tokio::sync::mpsc;
 
 use crate::auth::{self, Key, Keys};
 use crate::evidence::Evidence;
+use crate::mqtt::subscriber::AckToken;
 use crate::runtime::Shared;
-use crate::sentence::{self, FramerEvent, LineFramer, Sentence};
+use crate::sentence::{self, is_valid_id, FramerEvent, LineFramer, Sentence};
 use crate::time::Timestamp;
 
 /// What sources hand to the engine.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Inbound {
     /// A parsed sentence, with when and where it was received
     /// (`serial:/dev/ttyUSB0`, `mqtt`).
@@ -40,7 +45,15 @@ pub enum Inbound {
         /// sentence checked with another key (or none): keys replaced by a
         /// reload while it was on its way.
         checked_with: Option<crate::auth::KeyId>,
+        /// The digest of its bytes, to recognise it if it comes again.
+        digest: u64,
+        /// The broker flagged its message as sent before (MQTT DUP).
+        flagged_redelivery: bool,
     },
+    /// The MQTT message whose sentences (or acknowledgement) came just
+    /// before: to be acknowledged to the broker once their effect is
+    /// committed.
+    Acknowledge(AckToken),
     /// Evidence a camera pipeline found in a frame.
     Evidence {
         evidence: Evidence,
@@ -123,8 +136,9 @@ pub enum Binding<'a> {
 /// What one framed line became.
 #[derive(Debug, PartialEq)]
 pub enum Decoded<'a> {
-    /// A sentence the codec accepted from a device allowed on the source.
-    Sentence(Sentence),
+    /// A sentence the codec accepted from a device allowed on the source,
+    /// with the digest of its bytes.
+    Sentence { sentence: Sentence, digest: u64 },
     /// A line the codec or the source's binding refused.
     Rejected {
         /// The stable counter name (`checksum_mismatch`, `wrong_source`, ...).
@@ -220,12 +234,20 @@ fn check<'a>(event: FramerEvent<'a>, binding: &Binding<'_>, keys: &Keys) -> Opti
     let sentence = match sentence::parse(line) {
         Ok(s) => s,
         Err(e) => {
+            // A malformed `m=` tag on a keyed device's sentence is an
+            // authentication failure like a wrong one.
+            let device = match e {
+                sentence::SentenceError::BadMac => {
+                    claimed_device(line).filter(|d| keys.get(d).is_some())
+                }
+                _ => None,
+            };
             return Some(Decoded::Rejected {
                 reason: e.reason(),
                 message: e.to_string(),
                 line,
-                device: None,
-            })
+                device,
+            });
         }
     };
     let refusal = match binding {
@@ -260,7 +282,17 @@ fn check<'a>(event: FramerEvent<'a>, binding: &Binding<'_>, keys: &Keys) -> Opti
             });
         }
     }
-    Some(Decoded::Sentence(sentence))
+    Some(Decoded::Sentence {
+        sentence,
+        digest: crate::redelivery::digest(line),
+    })
+}
+
+/// The device a line names (its second field), if that is a valid id.
+fn claimed_device(line: &[u8]) -> Option<String> {
+    let field = line.split(|&b| b == b',').nth(1)?;
+    let id = std::str::from_utf8(field).ok()?;
+    is_valid_id(id).then(|| id.to_owned())
 }
 
 /// Turns one source's bytes into sentences for the engine.
@@ -288,14 +320,16 @@ impl LineHandler {
 
     /// Frames, parses and forwards `bytes`, received at `received`. `last`
     /// says the bytes end a message (an MQTT payload), so an unterminated
-    /// tail is taken too. Returns false when the engine is gone (shutting
-    /// down).
+    /// tail is taken too; `flagged_redelivery` that the broker flagged the
+    /// message as sent before. Returns false when the engine is gone
+    /// (shutting down).
     pub async fn feed(
         &mut self,
         bytes: &[u8],
         binding: &Binding<'_>,
         last: bool,
         received: Timestamp,
+        flagged_redelivery: bool,
     ) -> bool {
         let generation = self.shared.keys.generation();
         if generation != self.keys_generation {
@@ -306,7 +340,7 @@ impl LineHandler {
         let (label, shared) = (&self.label, &self.shared);
         self.decoder
             .push(bytes, binding, last, |decoded| match decoded {
-                Decoded::Sentence(s) => accepted.push(Ok(s)),
+                Decoded::Sentence { sentence, digest } => accepted.push(Ok((sentence, digest))),
                 Decoded::Rejected {
                     reason,
                     message,
@@ -321,14 +355,18 @@ impl LineHandler {
             });
         for item in accepted {
             let inbound = match item {
-                Ok(sentence) => {
-                    self.shared.counters.incr("sentences.accepted");
+                Ok((sentence, digest)) => {
+                    // Whether the engine takes it (or drops it as a
+                    // redelivery or a replay) is counted there.
+                    self.shared.counters.incr("sentences.decoded");
                     let checked_with = self.decoder.keys().get(&sentence.device).map(Key::id);
                     Inbound::Sentence {
                         sentence,
                         received,
                         source: self.label.clone(),
                         checked_with,
+                        digest,
+                        flagged_redelivery,
                     }
                 }
                 Err((device, reason)) => Inbound::AuthRejected {
@@ -374,7 +412,7 @@ mod tests {
         let mut out = Vec::new();
         d.push(bytes, binding, last, |e| {
             out.push(match e {
-                Decoded::Sentence(s) => format!("{}#{}", s.device, s.seq),
+                Decoded::Sentence { sentence: s, .. } => format!("{}#{}", s.device, s.seq),
                 Decoded::Rejected { reason, .. } => reason.to_owned(),
             })
         });

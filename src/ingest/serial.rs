@@ -127,7 +127,7 @@ impl SerialSource {
                     let binding = Binding::OneOf(&self.config.devices);
                     if !self
                         .handler
-                        .feed(&buf[..n], &binding, false, received)
+                        .feed(&buf[..n], &binding, false, received, false)
                         .await
                     {
                         return ReadEnd::Shutdown;

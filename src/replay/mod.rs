@@ -38,7 +38,7 @@ use std::time::Duration;
 use crate::alert::{AlertKind, AlertMessage, AlertState, Priority};
 use crate::camera::CameraPipeline;
 use crate::config::Config;
-use crate::engine::Engine;
+use crate::engine::{Arrival, Engine, Verdict};
 use crate::frame::FrameLimits;
 use crate::incident::Output;
 use crate::ingest::camera::{self, process_frame};
@@ -150,9 +150,12 @@ impl IncidentReport {
 pub struct Counts {
     /// Records taken, of every kind.
     pub records: u64,
-    /// Sentences the codec accepted (`sentences.accepted`); those the
-    /// engine then refused are in `rejected` too.
+    /// Sentences the codec accepted (`sentences.decoded`); those the
+    /// engine then refused are in `rejected` too, and the redeliveries it
+    /// dropped in `duplicates`.
     pub sentences: u64,
+    /// Sentences dropped as redeliveries of one already taken.
+    pub duplicates: u64,
     /// Lines, sentences, frames and acknowledgements refused, by reason
     /// (`checksum_mismatch`, `unknown_device`, `bad_png`, ...).
     pub rejected: BTreeMap<String, u64>,
@@ -365,7 +368,7 @@ impl Replay {
                 ..
             } = self;
             let mut on = |decoded: Decoded<'_>| match decoded {
-                Decoded::Sentence(s) => accepted.push(s),
+                Decoded::Sentence { sentence, digest } => accepted.push((sentence, digest)),
                 Decoded::Rejected { reason, .. } => counts.reject(reason),
             };
             match source {
@@ -397,10 +400,17 @@ impl Replay {
                 _ => counts.skipped += 1,
             }
         }
-        for sentence in accepted {
+        for (sentence, digest) in accepted {
             self.counts.sentences += 1;
-            match self.engine.on_sentence(&sentence, at) {
-                Ok(outs) => self.take(outs),
+            // A recording keeps no DUP flags: only fresh copies are known.
+            let arrival = Arrival {
+                at,
+                digest,
+                flagged_redelivery: false,
+            };
+            match self.engine.on_arrival(&sentence, arrival) {
+                Ok(Verdict::Accepted(outs)) => self.take(outs),
+                Ok(Verdict::Duplicate) => self.counts.duplicates += 1,
                 Err(reject) => self.counts.reject(reject.reason()),
             }
         }

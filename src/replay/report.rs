@@ -131,9 +131,10 @@ pub fn summary(result: &ReplayResult, elapsed: Duration) -> String {
     let c = &result.counts;
     let (per_s, realtime) = speed(result, elapsed);
     format!(
-        "replay: {} records ({} sentences, {} rejected, {} frames, {} thermal evidence) over {} of recording in {:.2} s: {:.0} records/s, {:.0}x realtime; {} incidents",
+        "replay: {} records ({} sentences, {} duplicates, {} rejected, {} frames, {} thermal evidence) over {} of recording in {:.2} s: {:.0} records/s, {:.0}x realtime; {} incidents",
         c.records,
         c.sentences,
+        c.duplicates,
         c.rejected_total(),
         c.frames,
         c.evidence,
@@ -280,6 +281,7 @@ fn counts(r: &ReplayResult) -> Value {
     json!({
         "records": c.records,
         "sentences": c.sentences,
+        "duplicates": c.duplicates,
         "rejected": c.rejected,
         "frames": c.frames,
         "evidence": c.evidence,

@@ -5,7 +5,15 @@
 //! published retained.
 //!
 //! The sink takes the engine's outputs from a bounded channel, committing
-//! what has queued up in one transaction. If the store cannot commit (disk
+//! what has queued up in one transaction: alert messages, and the engine's
+//! [`Progress`] (the sentences it accepted, remembered so that their
+//! redeliveries are known after a restart, and the keyed devices' last
+//! seqs). Once that transaction is committed it acknowledges to the broker
+//! the MQTT messages whose effect it holds: a message is acknowledged only
+//! when its effect can no longer be lost. A transaction with an alert is
+//! synced to disk (`synchronous=FULL`); one with only progress is
+//! committed without waiting for the disk, which survives a crash of the
+//! daemon but not of the machine (then a few sentences may act twice). If the store cannot commit (disk
 //! full, read-only, I/O error) the messages still go out over MQTT, held in
 //! memory only; that is logged at ERROR, counted (`store.write_errors`),
 //! shown in the daemon's health, and the store is probed every
@@ -25,6 +33,8 @@ use tracing::{error, info, warn};
 
 use crate::alert::{AlertKind, AlertMessage, AlertState};
 use crate::incident::Output;
+use crate::mqtt::subscriber::AckToken;
+use crate::redelivery::Seen;
 use crate::runtime::Shared;
 use crate::store::{NewAlert, StoreHandle};
 use crate::topics::Topics;
@@ -37,6 +47,42 @@ pub const BATCH: usize = 64;
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(5);
 /// How often retention runs.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// What the engine hands the sink, in order.
+// Outputs are most of what passes; boxing them would cost an allocation
+// each, to save room on the rarer progress.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum SinkInput {
+    /// An alert message or a segment state.
+    Output(Output),
+    /// How far the engine's input has got.
+    Progress(Progress),
+}
+
+impl From<Output> for SinkInput {
+    fn from(o: Output) -> Self {
+        SinkInput::Output(o)
+    }
+}
+
+/// How far the engine's input has got since the last `Progress`: to be
+/// committed together with every alert before it, then acknowledged.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Sentences accepted (to recognise their redeliveries).
+    pub seen: Vec<(String, Seen)>,
+    /// Keyed devices whose last accepted seq moved.
+    pub seqs: Vec<(String, u32)>,
+    /// MQTT messages fully handled, to acknowledge once committed.
+    pub acks: Vec<AckToken>,
+}
+
+impl Progress {
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty() && self.seqs.is_empty() && self.acks.is_empty()
+    }
+}
 
 /// How long alert history is kept.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +123,7 @@ impl AlertSink {
 
     /// Handles outputs until the channel closes, then lets the publisher
     /// finish (flush within its deadline, say `offline`).
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Output>) {
+    pub async fn run(mut self, mut rx: mpsc::Receiver<SinkInput>) {
         let mut probe = tokio::time::interval(PROBE_INTERVAL);
         let mut prune = tokio::time::interval_at(
             tokio::time::Instant::now() + Duration::from_secs(60),
@@ -109,7 +155,7 @@ impl AlertSink {
 
     /// Commits the batch's alerts, then hands everything to the publisher
     /// in order. False if the publisher is gone.
-    async fn handle(&mut self, batch: Vec<Output>) -> bool {
+    async fn handle(&mut self, batch: Vec<SinkInput>) -> bool {
         /// One output, in the batch's order: an alert (the next of
         /// `alerts`) or a segment state.
         enum Item {
@@ -119,7 +165,17 @@ impl AlertSink {
         let now = self.shared.clock.now();
         let mut alerts: Vec<(AlertMessage, String, String)> = Vec::new();
         let mut order: Vec<Item> = Vec::new();
-        for out in batch {
+        let mut progress = Progress::default();
+        for input in batch {
+            let out = match input {
+                SinkInput::Output(o) => o,
+                SinkInput::Progress(p) => {
+                    progress.seen.extend(p.seen);
+                    progress.seqs.extend(p.seqs);
+                    progress.acks.extend(p.acks);
+                    continue;
+                }
+            };
             match out {
                 Output::Alert(mut msg) => {
                     // The time it is handed to the store and the broker.
@@ -145,7 +201,22 @@ impl AlertSink {
                 }
             }
         }
-        let seqs = self.commit(&alerts).await;
+        let acks = std::mem::take(&mut progress.acks);
+        let seqs = self.commit(&alerts, progress).await;
+        // Committed (or the store is failing, and the daemon goes on
+        // without it): the messages' effect is in hand.
+        let n = acks.len() as u64;
+        let mut gone = 0;
+        for token in acks {
+            gone += u64::from(!token.ack());
+        }
+        self.shared.counters.add("mqtt.in.acked", n - gone);
+        if gone > 0 {
+            // Their connection broke: the broker sends them again.
+            self.shared
+                .counters
+                .add("mqtt.in.ack_connection_gone", gone);
+        }
         let mut committed = alerts.into_iter().enumerate();
         for item in order {
             let msg = match item {
@@ -184,14 +255,21 @@ impl AlertSink {
         true
     }
 
-    /// Commits alerts to the store; their sequence numbers, or `None` if
-    /// there is no store or it failed.
-    async fn commit(&mut self, alerts: &[(AlertMessage, String, String)]) -> Option<Vec<i64>> {
+    /// Commits alerts and progress to the store; the alerts' sequence
+    /// numbers, or `None` if there is no store or it failed.
+    async fn commit(
+        &mut self,
+        alerts: &[(AlertMessage, String, String)],
+        progress: Progress,
+    ) -> Option<Vec<i64>> {
         let store = self.store.as_ref()?;
-        if alerts.is_empty() {
+        if alerts.is_empty() && progress.seen.is_empty() && progress.seqs.is_empty() {
             return Some(Vec::new());
         }
         let owned: Vec<(AlertMessage, String, String)> = alerts.to_vec();
+        let (seen, seqs) = (progress.seen, progress.seqs);
+        let at = self.shared.clock.now();
+        let saved_seqs = seqs.len() as u64;
         let result = store
             .call(move |s| {
                 let new: Vec<NewAlert<'_>> = owned
@@ -202,9 +280,12 @@ impl AlertSink {
                         payload,
                     })
                     .collect();
-                s.append(&new)
+                s.commit(&new, &seen, &seqs, at)
             })
             .await;
+        if result.is_ok() {
+            self.shared.counters.add("auth.seqs_saved", saved_seqs);
+        }
         let now = self.shared.clock.now();
         match result {
             Ok(seqs) => {

@@ -15,6 +15,11 @@
 //!   device (`device_seq`), saved in batches by the engine task and read
 //!   back at start-up, so a sentence captured before a restart cannot be
 //!   replayed after it ([`Store::save_device_seqs`], [`Store::device_seqs`]).
+//! - **Sentences seen.** The last [`crate::redelivery::WINDOW`] sentences
+//!   accepted from each device (`sentence_seen`: seq and digest, one row
+//!   per slot), committed with the alerts they produced and before their
+//!   MQTT messages are acknowledged, so a restarted daemon recognises the
+//!   broker's redeliveries ([`Store::commit`], [`Store::seen`]).
 //! - **Retention** ([`Store::prune`]) deletes old delivered messages by age
 //!   and by count, and never an undelivered one.
 //!
@@ -30,6 +35,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags};
 
 use crate::alert::AlertMessage;
+use crate::redelivery::{Seen, WINDOW};
 use crate::time::Timestamp;
 
 pub use handle::StoreHandle;
@@ -39,9 +45,10 @@ pub use query::{Query, StateFilter};
 pub const FILE_NAME: &str = "rampart.db";
 
 /// The schema this build writes (`PRAGMA user_version`). Version 2 added
-/// `device_seq`; a version-1 store gains it when opened (every statement of
-/// [`SCHEMA`] is `IF NOT EXISTS`, so the migration is running it).
-const SCHEMA_VERSION: i64 = 2;
+/// `device_seq`, version 3 `sentence_seen`; an older store gains them when
+/// opened (every statement of [`SCHEMA`] is `IF NOT EXISTS`, so the
+/// migration is running it).
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS alerts (
@@ -67,6 +74,14 @@ CREATE TABLE IF NOT EXISTS device_seq (
     seq        INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sentence_seen (
+    device TEXT    NOT NULL,
+    slot   INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    digest INTEGER NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (device, slot)
+) WITHOUT ROWID;
 ";
 
 /// What went wrong with the store.
@@ -136,6 +151,8 @@ pub struct NewAlert<'a> {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Commits wait for the disk (`synchronous=FULL`).
+    synced: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -154,7 +171,11 @@ impl Store {
         })?;
         let path = data_dir.join(FILE_NAME);
         let conn = Connection::open(&path).map_err(|e| sqlite(&path, e))?;
-        let store = Self { conn, path };
+        let store = Self {
+            conn,
+            path,
+            synced: true,
+        };
         store.prepare()?;
         Ok(store)
     }
@@ -175,7 +196,11 @@ impl Store {
         .map_err(|e| sqlite(&path, e))?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| sqlite(&path, e))?;
-        let store = Self { conn, path };
+        let store = Self {
+            conn,
+            path,
+            synced: true,
+        };
         store.check_version()?;
         Ok(store)
     }
@@ -220,9 +245,61 @@ impl Store {
     /// Commits messages, in order, in one transaction; returns their
     /// sequence numbers. On disk when it returns.
     pub fn append(&mut self, alerts: &[NewAlert<'_>]) -> Result<Vec<i64>, StoreError> {
+        self.commit(alerts, &[], &[], Timestamp(0))
+    }
+
+    /// Commits in one transaction alert messages (in order), sentences
+    /// accepted and keyed devices' last seqs (as of `at`); returns the
+    /// messages' sequence numbers. With messages it is on disk when it
+    /// returns (`synchronous=FULL`); without, it is committed without
+    /// waiting for the disk: a crash of the daemon keeps it, a crash of the
+    /// machine may not.
+    pub fn commit(
+        &mut self,
+        alerts: &[NewAlert<'_>],
+        seen: &[(String, Seen)],
+        seqs: &[(String, u32)],
+        at: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
         let path = self.path.clone();
         let e = |e| sqlite(&path, e);
+        let synced = !alerts.is_empty();
+        if synced != self.synced {
+            let mode = if synced { "FULL" } else { "NORMAL" };
+            self.conn
+                .pragma_update(None, "synchronous", mode)
+                .map_err(e)?;
+            self.synced = synced;
+        }
         let tx = self.conn.transaction().map_err(e)?;
+        if !seen.is_empty() {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO sentence_seen (device, slot, seq, digest, at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(e)?;
+            for (device, s) in seen {
+                let slot = s.seq as usize % WINDOW;
+                // SQLite integers are signed: the digest's bits, as they are.
+                insert
+                    .execute(params![device, slot, s.seq, s.digest as i64, s.at.millis()])
+                    .map_err(e)?;
+            }
+        }
+        if !seqs.is_empty() {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO device_seq (device, seq, updated_ms) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(device) DO UPDATE SET seq = ?2, updated_ms = ?3",
+                )
+                .map_err(e)?;
+            for (device, seq) in seqs {
+                upsert
+                    .execute(params![device, seq, at.millis()])
+                    .map_err(e)?;
+            }
+        }
         let mut seqs = Vec::with_capacity(alerts.len());
         {
             let mut insert = tx
@@ -259,23 +336,29 @@ impl Store {
         seqs: &[(String, u32)],
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let e = |e| sqlite(&path, e);
-        let tx = self.conn.transaction().map_err(e)?;
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO device_seq (device, seq, updated_ms) VALUES (?1, ?2, ?3)
-                     ON CONFLICT(device) DO UPDATE SET seq = ?2, updated_ms = ?3",
-                )
-                .map_err(e)?;
-            for (device, seq) in seqs {
-                upsert
-                    .execute(params![device, seq, at.millis()])
-                    .map_err(e)?;
-            }
-        }
-        tx.commit().map_err(e)
+        self.commit(&[], &[], seqs, at).map(drop)
+    }
+
+    /// The sentences saved as accepted, by device.
+    pub fn seen(&self) -> Result<Vec<(String, Seen)>, StoreError> {
+        let e = |e| sqlite(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT device, seq, digest, at_ms FROM sentence_seen")
+            .map_err(e)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    Seen {
+                        seq: r.get(1)?,
+                        digest: r.get::<_, i64>(2)? as u64,
+                        at: Timestamp(r.get(3)?),
+                    },
+                ))
+            })
+            .map_err(e)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(e)
     }
 
     /// The last accepted seq of every device saved.
@@ -392,6 +475,7 @@ impl Store {
     pub fn reopen(&mut self) -> Result<(), StoreError> {
         let conn = Connection::open(&self.path).map_err(|e| sqlite(&self.path, e))?;
         self.conn = conn;
+        self.synced = true;
         self.prepare()
     }
 

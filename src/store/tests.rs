@@ -281,9 +281,85 @@ fn a_version_1_store_opens_and_gains_device_seqs_which_survive_a_reopen() {
         .conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, SCHEMA_VERSION);
     assert_eq!(
         store.device_seqs().unwrap(),
         [("fence-a".to_owned(), 8), ("trench-a".to_owned(), u32::MAX)]
     );
+}
+
+/// Accepted sentences are kept one row per device and slot, with the
+/// alerts and seqs of the same commit, and come back after a reopen; a seq
+/// a window later takes its slot.
+#[test]
+fn sentences_seen_are_committed_with_alerts_and_come_back() {
+    use crate::redelivery::{Seen, WINDOW};
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let at = Timestamp(1_800_000_000_000);
+    let seen = |seq: u32, digest: u64| Seen { seq, digest, at };
+    let msg = alert(
+        "rampart-t-1",
+        1,
+        AlertState::Raised,
+        AlertKind::Tamper,
+        12,
+        1,
+    );
+    let json = serde_json::to_string(&msg).unwrap();
+    let new = [NewAlert {
+        message: &msg,
+        topic: "rampart/v1/alert/S012",
+        payload: &json,
+    }];
+    let first = vec![
+        ("fence-a".to_owned(), seen(1, u64::MAX)),
+        ("fence-a".to_owned(), seen(2, 7)),
+        ("trench-a".to_owned(), seen(9, 9)),
+    ];
+    let seqs = store
+        .commit(&new, &first, &[("fence-a".into(), 2)], at)
+        .unwrap();
+    assert_eq!(seqs.len(), 1);
+    // Without an alert: committed too (without waiting for the disk).
+    let later = [("fence-a".to_owned(), seen(1 + WINDOW as u32, 11))];
+    store.commit(&[], &later, &[], at).unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let mut back = store.seen().unwrap();
+    back.sort_by_key(|(d, s)| (d.clone(), s.seq));
+    assert_eq!(
+        back,
+        [
+            ("fence-a".to_owned(), seen(2, 7)),
+            ("fence-a".to_owned(), seen(1 + WINDOW as u32, 11)),
+            ("trench-a".to_owned(), seen(9, 9)),
+        ]
+    );
+    assert_eq!(store.device_seqs().unwrap(), [("fence-a".to_owned(), 2)]);
+    assert_eq!(store.outbox(0, 10).unwrap().len(), 1);
+}
+
+/// A version-2 store (keyed seqs, no sentences seen) gains the table.
+#[test]
+fn a_version_2_store_gains_the_sentences_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .conn
+            .execute_batch("DROP TABLE sentence_seen; PRAGMA user_version = 2;")
+            .unwrap();
+    }
+    let mut store = Store::open(dir.path()).unwrap();
+    assert!(store.seen().unwrap().is_empty());
+    let s = crate::redelivery::Seen {
+        seq: 4,
+        digest: 4,
+        at: Timestamp(1),
+    };
+    store
+        .commit(&[], &[("fence-a".into(), s)], &[], Timestamp(1))
+        .unwrap();
+    assert_eq!(store.seen().unwrap(), [("fence-a".to_owned(), s)]);
 }

@@ -87,6 +87,28 @@ impl TlsClient {
         &self.expiries
     }
 
+    /// Runs the TLS handshake over `stream` with the broker at `host`
+    /// (the input connection's own client; the publisher goes through
+    /// rumqttc, see [`TlsClient::apply`]).
+    pub async fn handshake<S>(&self, host: &str, stream: S) -> std::io::Result<TlsStream<S>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        #[cfg(feature = "tls")]
+        {
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            tokio_rustls::TlsConnector::from(self.config.clone())
+                .connect(name, stream)
+                .await
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = (host, stream);
+            Err(std::io::Error::other(TlsError::NotBuilt))
+        }
+    }
+
     /// Sets `options` to connect over TLS with this configuration.
     pub fn apply(&self, options: &mut rumqttc::MqttOptions) {
         #[cfg(feature = "tls")]
@@ -97,6 +119,13 @@ impl TlsClient {
         let _ = options;
     }
 }
+
+/// A client TLS stream (a placeholder type without the `tls` feature,
+/// where no handshake succeeds).
+#[cfg(feature = "tls")]
+pub type TlsStream<S> = tokio_rustls::client::TlsStream<S>;
+#[cfg(not(feature = "tls"))]
+pub type TlsStream<S> = S;
 
 /// If `error` (or anything under it) is a TLS failure, what an engineer
 /// should know about it, in a sentence; `host` is the broker's host.

@@ -1,5 +1,9 @@
-//! MQTT connection settings shared by the source and the publisher, and the
-//! reconnection back-off.
+//! MQTT: connection settings shared by the source and the publisher, the
+//! reconnection back-off, and the input connection's own client
+//! ([`subscriber`], over the packet codec in [`wire`]).
+
+pub mod subscriber;
+pub mod wire;
 
 use std::time::Duration;
 
@@ -79,6 +83,24 @@ impl LinkConfig {
             tls.apply(&mut o);
         }
         o
+    }
+
+    /// Options for the input connection (`<instance>-<role>`, a persistent
+    /// session) subscribing to `subscriptions`.
+    pub fn subscriber(
+        &self,
+        role: &str,
+        subscriptions: Vec<(String, wire::QoS)>,
+    ) -> subscriber::SubscriberOptions {
+        subscriber::SubscriberOptions {
+            client_id: format!("{}-{role}", self.instance),
+            host: self.addr.host.clone(),
+            port: self.addr.port,
+            keep_alive: self.keep_alive,
+            credentials: self.credentials.clone(),
+            tls: self.tls.clone(),
+            subscriptions,
+        }
     }
 
     /// This link logging in with another client certificate, trusting
