@@ -97,8 +97,18 @@ pub struct Arrival {
     pub at: Timestamp,
     /// Its bytes' digest ([`crate::redelivery::digest`]).
     pub digest: u64,
-    /// The broker flagged it as sent before (MQTT DUP).
-    pub flagged_redelivery: bool,
+    pub delivery: Delivery,
+}
+
+/// Whether a sentence's transport may deliver it more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// A serial line: nothing is ever sent twice, so the same bytes again
+    /// are a replay.
+    Once,
+    /// MQTT, at least once; `flagged` when the broker marked the message
+    /// as sent before (DUP).
+    AtLeastOnce { flagged: bool },
 }
 
 /// What became of a sentence the engine took.
@@ -257,24 +267,32 @@ impl Engine {
         self.apply_sentence(s, now)
     }
 
-    /// Takes a sentence as it arrived: a redelivery of one accepted before
-    /// (same device, seq and bytes; see [`crate::redelivery`]) is dropped
-    /// first, so it is never judged a replay; then as
-    /// [`Engine::on_sentence`].
+    /// Takes a sentence as it arrived: over MQTT, a redelivery of one
+    /// accepted before (same device, seq and bytes; see
+    /// [`crate::redelivery`]) is dropped first, so it is never judged a
+    /// replay; then as [`Engine::on_sentence`].
     pub fn on_arrival(&mut self, s: &Sentence, arrival: Arrival) -> Result<Verdict, Reject> {
         let Arrival {
             at,
             digest,
-            flagged_redelivery,
+            delivery,
         } = arrival;
-        if self
-            .redeliveries
-            .is_redelivery(&s.device, s.seq, digest, flagged_redelivery, at)
-        {
-            return Ok(Verdict::Duplicate);
+        // Only configured devices are remembered: a flood of made-up ids
+        // costs nothing (the rules refuse their sentences).
+        let known = self.layout.device(&s.device).is_some();
+        if let Delivery::AtLeastOnce { flagged } = delivery {
+            if known
+                && self
+                    .redeliveries
+                    .is_redelivery(&s.device, s.seq, digest, flagged, at)
+            {
+                return Ok(Verdict::Duplicate);
+            }
         }
         self.check_seq(s)?;
-        self.redeliveries.accept(&s.device, s.seq, digest, at);
+        if known {
+            self.redeliveries.accept(&s.device, s.seq, digest, at);
+        }
         self.apply_sentence(s, at).map(Verdict::Accepted)
     }
 

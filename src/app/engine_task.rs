@@ -91,10 +91,10 @@ pub async fn run_engine(
         let mut ticked = false;
         let outs = tokio::select! {
             msg = rx.recv() => match msg {
-                Some(Inbound::Sentence { sentence, received, source, checked_with, digest, flagged_redelivery }) => {
+                Some(Inbound::Sentence { sentence, received, source, checked_with, digest, delivery }) => {
                     shared.counters.incr("engine.sentences");
                     let keyed = engine.config().auth.keys.get(&sentence.device).map(Key::id);
-                    let arrival = Arrival { at: received, digest, flagged_redelivery };
+                    let arrival = Arrival { at: received, digest, delivery };
                     if keyed.is_some() && checked_with != keyed {
                         // Checked before a reload replaced the keys: not
                         // authenticated under the keys in force now.
@@ -308,7 +308,7 @@ mod tests {
                     source: "test".into(),
                     checked_with,
                     digest: crate::redelivery::digest(sentence_line.as_bytes()),
-                    flagged_redelivery: false,
+                    delivery: crate::engine::Delivery::AtLeastOnce { flagged: false },
                 })
                 .await
                 .unwrap();

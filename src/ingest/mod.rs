@@ -25,6 +25,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::auth::{self, Key, Keys};
+use crate::engine::Delivery;
 use crate::evidence::Evidence;
 use crate::mqtt::subscriber::AckToken;
 use crate::runtime::Shared;
@@ -47,8 +48,8 @@ pub enum Inbound {
         checked_with: Option<crate::auth::KeyId>,
         /// The digest of its bytes, to recognise it if it comes again.
         digest: u64,
-        /// The broker flagged its message as sent before (MQTT DUP).
-        flagged_redelivery: bool,
+        /// Whether its transport may have sent it before.
+        delivery: Delivery,
     },
     /// The MQTT message whose sentences (or acknowledgement) came just
     /// before: to be acknowledged to the broker once their effect is
@@ -318,18 +319,17 @@ impl LineHandler {
         }
     }
 
-    /// Frames, parses and forwards `bytes`, received at `received`. `last`
-    /// says the bytes end a message (an MQTT payload), so an unterminated
-    /// tail is taken too; `flagged_redelivery` that the broker flagged the
-    /// message as sent before. Returns false when the engine is gone
-    /// (shutting down).
+    /// Frames, parses and forwards `bytes`, received at `received` by way
+    /// of `delivery`. `last` says the bytes end a message (an MQTT
+    /// payload), so an unterminated tail is taken too. Returns false when
+    /// the engine is gone (shutting down).
     pub async fn feed(
         &mut self,
         bytes: &[u8],
         binding: &Binding<'_>,
         last: bool,
         received: Timestamp,
-        flagged_redelivery: bool,
+        delivery: Delivery,
     ) -> bool {
         let generation = self.shared.keys.generation();
         if generation != self.keys_generation {
@@ -366,7 +366,7 @@ impl LineHandler {
                         source: self.label.clone(),
                         checked_with,
                         digest,
-                        flagged_redelivery,
+                        delivery,
                     }
                 }
                 Err((device, reason)) => Inbound::AuthRejected {

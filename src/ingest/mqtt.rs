@@ -36,6 +36,7 @@ use tracing::{error, info, warn};
 
 use super::camera::{note_replaced, CameraSlot};
 use super::{Ack, Binding, Inbound, LineHandler, MAX_ACK_BYTES};
+use crate::engine::Delivery;
 use crate::mqtt::subscriber::{AckToken, Closer, Connection, SubscribeError, SubscriberOptions};
 use crate::mqtt::wire::{Incoming, Oversized, Publish, QoS};
 use crate::mqtt::{self, Backoff};
@@ -367,7 +368,13 @@ impl MqttSource {
             .sentences(received, || Source::Mqtt(device.clone()), payload);
         self.handler.reset();
         self.handler
-            .feed(payload, &Binding::Only(&device), true, received, dup)
+            .feed(
+                payload,
+                &Binding::Only(&device),
+                true,
+                received,
+                Delivery::AtLeastOnce { flagged: dup },
+            )
             .await
             && self.follow(token).await
     }

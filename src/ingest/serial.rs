@@ -27,6 +27,7 @@ use tracing::{info, warn};
 
 use super::{Binding, Inbound, LineHandler};
 use crate::config::SerialPortConfig;
+use crate::engine::Delivery;
 use crate::record::recorder::Tap;
 use crate::record::Source;
 use crate::runtime::Shared;
@@ -127,7 +128,7 @@ impl SerialSource {
                     let binding = Binding::OneOf(&self.config.devices);
                     if !self
                         .handler
-                        .feed(&buf[..n], &binding, false, received, false)
+                        .feed(&buf[..n], &binding, false, received, Delivery::Once)
                         .await
                     {
                         return ReadEnd::Shutdown;

@@ -92,7 +92,7 @@ pub fn refusal(code: u8) -> &'static str {
         2 => "client id rejected",
         3 => "server unavailable",
         4 => "bad user name or password",
-        5 => "not authorised (check the broker's ACL and this account)",
+        5 => "not authorised: check this account's user name and password (or its certificate) and the broker's ACL",
         _ => "unknown CONNACK return code",
     }
 }

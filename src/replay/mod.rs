@@ -38,7 +38,7 @@ use std::time::Duration;
 use crate::alert::{AlertKind, AlertMessage, AlertState, Priority};
 use crate::camera::CameraPipeline;
 use crate::config::Config;
-use crate::engine::{Arrival, Engine, Verdict};
+use crate::engine::{Arrival, Delivery, Engine, Verdict};
 use crate::frame::FrameLimits;
 use crate::incident::Output;
 use crate::ingest::camera::{self, process_frame};
@@ -400,13 +400,17 @@ impl Replay {
                 _ => counts.skipped += 1,
             }
         }
+        // A recording keeps no DUP flags: only fresh copies are known.
+        let delivery = match source {
+            Source::Mqtt(_) => Delivery::AtLeastOnce { flagged: false },
+            _ => Delivery::Once,
+        };
         for (sentence, digest) in accepted {
             self.counts.sentences += 1;
-            // A recording keeps no DUP flags: only fresh copies are known.
             let arrival = Arrival {
                 at,
                 digest,
-                flagged_redelivery: false,
+                delivery,
             };
             match self.engine.on_arrival(&sentence, arrival) {
                 Ok(Verdict::Accepted(outs)) => self.take(outs),

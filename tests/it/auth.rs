@@ -123,8 +123,11 @@ async fn keyed_devices_alert_over_mqtt_and_serial_and_replays_are_rejected_even_
     })
     .await;
 
-    // Captured sentences replayed: refused on both transports; an unsigned
-    // one is refused too.
+    // Captured sentences sent again. On the serial line nothing is ever
+    // sent twice: a replay, refused. Over MQTT the same device, seq and
+    // bytes again is a redelivery (only the device's own account may
+    // publish on its topic): dropped as a duplicate, never acted on
+    // twice. An unsigned sentence is refused.
     w.publish("rampart/v1/sensor/fence-c07", VECTOR.as_bytes())
         .await;
     w.publish("rampart/v1/sensor/trench-m1", steps.as_bytes())
@@ -139,19 +142,27 @@ async fn keyed_devices_alert_over_mqtt_and_serial_and_replays_are_rejected_even_
     let log = std::fs::read_to_string(log_path).unwrap();
     assert_eq!(
         final_counter(&log, "rejected.replayed_seq"),
-        4,
-        "vector, steps, 2 climbs"
+        2,
+        "2 climbs over serial"
+    );
+    assert_eq!(
+        final_counter(&log, "sentences.duplicate"),
+        2,
+        "vector, steps over MQTT"
     );
     assert_eq!(final_counter(&log, "rejected.missing_mac"), 1);
     assert_eq!(final_counter(&log, "rejected.bad_mac"), 0);
 
-    // After a restart the seqs are still known: the vector is refused, a
-    // newer signed sentence is taken.
+    // After a restart the seqs and the sentences taken are still known:
+    // the vector over MQTT is a duplicate, the climb over serial a replay,
+    // and a newer signed sentence is taken.
     let daemon = Daemon::start(dir.path(), &config);
     daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
     daemon.wait_log("seqs_restored=3", 1, WAIT).await;
+    daemon.wait_log("serial port opened", 1, WAIT).await;
     w.publish("rampart/v1/sensor/fence-c07", VECTOR.as_bytes())
         .await;
+    pty.send(climb.as_bytes());
     w.publish(
         "rampart/v1/sensor/trench-m1",
         signed(TEST_HEX, "RPHB,trench-m1,2,60,OK").as_bytes(),
@@ -162,8 +173,10 @@ async fn keyed_devices_alert_over_mqtt_and_serial_and_replays_are_rejected_even_
     let log_path = daemon.log.clone();
     assert!(daemon.stop().success());
     let log = std::fs::read_to_string(log_path).unwrap();
-    assert_eq!(final_counter(&log, "rejected.replayed_seq"), 1, "{log}");
-    assert_eq!(final_counter(&log, "engine.sentences"), 2);
+    assert_eq!(final_counter(&log, "rejected.replayed_seq"), 2, "{log}");
+    assert_eq!(final_counter(&log, "sentences.duplicate"), 1, "{log}");
+    assert_eq!(final_counter(&log, "sentences.accepted"), 1, "{log}");
+    assert_eq!(final_counter(&log, "engine.sentences"), 4);
     drop(pty);
 }
 

@@ -647,11 +647,14 @@ async fn a_garbage_flood_is_counted_and_shed_while_valid_input_gets_through() {
     let c = final_counters(&log);
     let get = |k: &str| c.get(k).copied().unwrap_or(0);
 
-    // Every valid reading reached the engine, in order and without a gap;
-    // so did the well-formed sentences of unknown devices, which it refused.
+    // Every valid reading reached the engine, in order and without a gap,
+    // and was taken once; so did the well-formed sentences of unknown
+    // devices, which it refused.
     let through_engine = tally.valid + tally.unknown_device;
+    assert_eq!(get("sentences.decoded"), through_engine, "{c:?}");
     assert_eq!(get("engine.sentences"), through_engine, "{c:?}");
-    assert_eq!(get("sentences.accepted"), through_engine, "{c:?}");
+    assert_eq!(get("sentences.accepted"), tally.valid, "{c:?}");
+    assert_eq!(get("sentences.duplicate"), 0, "{c:?}");
     assert_eq!(get("sentences.lost_by_seq_gap"), 0, "{c:?}");
     assert_eq!(get("sentences.out_of_order"), 0, "{c:?}");
 

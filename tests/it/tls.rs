@@ -653,7 +653,11 @@ async fn a_password_account_over_tls_needs_no_client_certificate() {
         &[("RAMPART_TEST_PW", "not-the-password")],
     );
     daemon
-        .wait_log("mqtt source disconnected", 1, Duration::from_secs(20))
+        .wait_log(
+            "the broker refused the connection: not authorised",
+            1,
+            Duration::from_secs(20),
+        )
         .await;
     let log = daemon.log_text();
     assert!(!log.contains("mqtt source connected"), "{log}");
