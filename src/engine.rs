@@ -17,13 +17,15 @@
 //! after a restart ([`Engine::restore_seqs`]).
 //!
 //! After a restart, [`Engine::resume`] adopts the incidents the previous
-//! run left open, so that they continue with their ids and revisions.
+//! run left open, so that they continue with their ids and revisions and
+//! each clears by its own rule — a suspected substitution too.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::alert::{AlertKind, AlertMessage};
-use crate::auth::seq::{SeqGuard, Suspected, Suspicion, SuspicionConfig};
+use crate::auth::seq::{OpenTamper, SeqGuard, Suspected, Suspicion, SuspicionConfig};
 use crate::camera::CameraSettings;
 use crate::config::Config;
 use crate::evidence::Evidence;
@@ -227,8 +229,15 @@ impl Engine {
     /// - The device of an offline incident is believed offline: its
     ///   segments are `degraded`, the incident clears when the device
     ///   speaks, and it is not raised again while the device stays silent.
-    ///   Likewise a fault clears on the device's `OK` heartbeat, a tamper
-    ///   on its `CLEAR`; neither is raised twice.
+    ///   Likewise a fault clears on the device's `OK` heartbeat; it is not
+    ///   raised twice.
+    /// - A tamper is read from its evidence ([`OpenTamper`]). The device's
+    ///   own tamper (`TP CUT` and the like) clears on its `CLEAR`, never by
+    ///   time. A suspected substitution is carried on as if rejected at
+    ///   `now`: it clears `clear_after` later without another rejection, or
+    ///   at the device's `CLEAR`, and further rejections update it with the
+    ///   count carried on. Both joined in one incident: it stays open until
+    ///   the `CLEAR`.
     ///
     /// Not restored: the rules' state (k-of-n windows, wind, beams, last
     /// heard — deadlines count from [`Engine::new`]'s `started`), held
@@ -239,15 +248,34 @@ impl Engine {
     /// like; of several messages with one id the highest rev is adopted.
     /// New incidents get ids from this run's prefix as always.
     pub fn resume(&mut self, open: Vec<AlertMessage>, now: Timestamp) -> ResumeReport {
+        // What each tamper message says was open, by id and rev (the book
+        // takes the messages).
+        let mut tampers: HashMap<(String, u32), OpenTamper> = open
+            .iter()
+            .filter(|m| m.kind == AlertKind::Tamper)
+            .map(|m| {
+                let details = m.evidence.iter().map(|e| e.detail.as_str());
+                ((m.id.clone(), m.rev), OpenTamper::from_details(details))
+            })
+            .collect();
         let report = self.book.resume(open, now);
         for r in &report.resumed {
-            let carried = match r.kind {
-                AlertKind::SensorOffline => Carried::Offline,
-                AlertKind::SensorFault => Carried::Fault,
-                AlertKind::Intrusion | AlertKind::Tamper => continue,
-            };
-            if let Some(device) = &r.device {
-                self.rules.carry_over(device, carried);
+            let Some(device) = &r.device else { continue };
+            match r.kind {
+                AlertKind::SensorOffline => self.rules.carry_over(device, Carried::Offline),
+                AlertKind::SensorFault => self.rules.carry_over(device, Carried::Fault),
+                AlertKind::Tamper => {
+                    // The suspicion follows a keyed device's own tamper
+                    // (its `CLEAR` only reaches it for a keyed device).
+                    let keyed = self.config.auth.keys.get(device).is_some();
+                    match tampers.remove(&(r.id.clone(), r.rev)) {
+                        Some(t) if keyed || t.suspicion.is_some() => {
+                            self.suspicion.resume(device, t, now)
+                        }
+                        _ => {}
+                    }
+                }
+                AlertKind::Intrusion => {}
             }
         }
         report

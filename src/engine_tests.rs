@@ -465,3 +465,309 @@ fn a_resumed_fault_clears_on_ok_and_a_resumed_tamper_on_clear() {
     assert_eq!(next.engine.open_incidents(), 0);
     assert_eq!(segments(&out), [(5, SegmentCondition::Quiet)]);
 }
+
+// Every kind of incident open at a restart clears by its own rule in the
+// next run. Each test raises the incident in one engine, hands its latest
+// message (through JSON, as the store keeps it) to a new engine, and
+// drives that one.
+
+/// The fixture with fence-a keyed and a substitution over after 60 s
+/// without a rejection (burst: 5 within 10 s, the default).
+fn keyed() -> Config {
+    let mut cfg = config("[auth]\nclear_after = \"60s\"\n");
+    let mut keys = crate::auth::Keys::none();
+    keys.insert("fence-a", crate::auth::Key::new([7; crate::auth::KEY_LEN]));
+    cfg.auth.keys = Arc::new(keys);
+    cfg
+}
+
+/// The revs and states of incident `id`'s alerts in `out`.
+fn revs(out: &[Output], id: &str) -> Vec<(u32, AlertState)> {
+    alerts(out)
+        .iter()
+        .filter(|a| a.id == id)
+        .map(|a| (a.rev, a.state))
+        .collect()
+}
+
+/// The last alert of incident `id` in `out`.
+fn latest(out: &[Output], id: &str) -> AlertMessage {
+    alerts(out)
+        .into_iter()
+        .rev()
+        .find(|a| a.id == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("no alert of {id} in {out:?}"))
+}
+
+/// Tamper alerts `raised` in `out`.
+fn tampers_raised(out: &[Output]) -> usize {
+    alerts(out)
+        .iter()
+        .filter(|a| a.kind == AlertKind::Tamper && a.state == AlertState::Raised)
+        .count()
+}
+
+impl Feed {
+    /// Ticks every second from `from` to `to`, both included.
+    fn ticks(&mut self, from: u32, to: u32) -> Vec<Output> {
+        (from..=to)
+            .flat_map(|t| self.engine.on_tick(at(f64::from(t))))
+            .collect()
+    }
+
+    /// A forged sentence of fence-a (a wrong tag) rejected at `t`.
+    fn forged(&mut self, t: f64) -> Vec<Output> {
+        self.engine.on_auth_rejection("fence-a", "bad_mac", at(t))
+    }
+
+    /// Five forged sentences from `t`, 0.1 s apart: a burst.
+    fn burst(&mut self, t: f64) -> Vec<Output> {
+        (0..5)
+            .flat_map(|i| self.forged(t + f64::from(i) * 0.1))
+            .collect()
+    }
+
+    fn tamper(&mut self, kind: TamperKind, t: f64) -> Vec<Output> {
+        self.send("fence-a", Body::Tamper { kind }, t)
+    }
+}
+
+#[test]
+fn every_kind_resumes_an_intrusion_clears_a_quiet_period_after_its_evidence_or_the_restart() {
+    let cfg = config("");
+    let mut first = Feed::new(&cfg);
+    let raised = alerts(&first.beam_broken(1.0))[0].clone();
+    let id = raised.id.as_str();
+
+    // Restarted 30 s later: not cleared at 61 s (a quiet period after its
+    // evidence) but at 90 s (one after the restart).
+    let (mut next, report, _) = Feed::resumed(&cfg, &[&raised], 30.0);
+    assert_eq!(report.resumed_count(), 1);
+    assert_eq!(revs(&next.ticks(30, 89), id), []);
+    assert_eq!(
+        revs(&next.engine.on_tick(at(90.0)), id),
+        [(2, AlertState::Cleared)]
+    );
+
+    // The restart's clock is behind the evidence (the system clock was set
+    // back): a quiet period after the evidence, the later.
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&raised], 0.5);
+    assert_eq!(revs(&next.engine.on_tick(at(60.5)), id), []);
+    assert_eq!(
+        revs(&next.engine.on_tick(at(61.0)), id),
+        [(2, AlertState::Cleared)]
+    );
+}
+
+#[test]
+fn every_kind_resumes_a_devices_own_tamper_clears_at_its_clear_never_by_time() {
+    let cfg = keyed();
+    let mut first = Feed::new(&cfg);
+    let raised = alerts(&first.tamper(TamperKind::Cut, 1.0))[0].clone();
+    let id = raised.id.as_str();
+    assert_eq!((raised.kind, raised.rev), (AlertKind::Tamper, 1));
+
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&raised], 100.0);
+    // Far past the quiet period and clear_after: still open.
+    let out = next.ticks(100, 1000);
+    assert_eq!(revs(&out, id), []);
+    // A burst of forgeries joins it (not a second incident), and when the
+    // rejections stop the device's own tamper keeps it open.
+    let mut out = next.burst(1001.0);
+    out.extend(next.ticks(1002, 2000));
+    assert_eq!(revs(&out, id), [(2, AlertState::Updated)]);
+    assert_eq!(tampers_raised(&out), 0);
+    // Its CLEAR ends it.
+    let out = next.tamper(TamperKind::Clear, 2001.0);
+    assert_eq!(revs(&out, id), [(3, AlertState::Cleared)]);
+    assert!(!alerts(&out)
+        .iter()
+        .any(|a| a.kind == AlertKind::Tamper && a.id != id));
+
+    // Without the burst, the CLEAR is the stored rev + 1.
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&raised], 100.0);
+    let out = next.tamper(TamperKind::Clear, 101.0);
+    assert_eq!(revs(&out, id), [(2, AlertState::Cleared)]);
+}
+
+#[test]
+fn every_kind_resumes_an_offline_device_clears_when_it_speaks_not_on_a_replay() {
+    let cfg = keyed();
+    let mut first = Feed::new(&cfg);
+    let out = first.engine.on_tick(at(31.0));
+    let offline = alerts(&out)
+        .into_iter()
+        .find(|a| a.kind == AlertKind::SensorOffline && a.sensors == ["fence-a"])
+        .expect("fence-a offline")
+        .clone();
+    let id = offline.id.as_str();
+
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&offline], 100.0);
+    next.engine.restore_seqs([("fence-a".to_owned(), 50)]);
+    // Silence, forgeries and a replayed sentence are not the device speaking.
+    let mut out = next.ticks(100, 500);
+    out.extend(next.forged(501.0));
+    let replayed = Sentence {
+        device: "fence-a".into(),
+        seq: 50,
+        body: heartbeat(Health::Ok),
+        mac: None,
+    };
+    assert!(next.engine.on_sentence(&replayed, at(502.0)).is_err());
+    out.extend(next.ticks(503, 600));
+    assert_eq!(revs(&out, id), []);
+    assert!(
+        !alerts(&out)
+            .iter()
+            .any(|a| a.kind == AlertKind::SensorOffline && a.sensors == ["fence-a"]),
+        "not raised a second time: {out:?}"
+    );
+    // Its next genuine sentence clears it.
+    next.seq = 50;
+    let out = next.send("fence-a", heartbeat(Health::Ok), 601.0);
+    assert_eq!(revs(&out, id), [(2, AlertState::Cleared)]);
+}
+
+#[test]
+fn every_kind_resumes_a_fault_clears_on_an_ok_heartbeat_only() {
+    let cfg = config("");
+    let mut first = Feed::new(&cfg);
+    let fault = alerts(&first.send("fence-a", heartbeat(Health::Fault), 1.0))[0].clone();
+    let id = fault.id.as_str();
+
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&fault], 100.0);
+    // Readings, another FAULT and time do not clear it (nor raise it again).
+    let mut out = next.zone1(100.0, 101.0);
+    out.extend(next.send("fence-a", heartbeat(Health::Fault), 102.0));
+    out.extend(next.ticks(103, 125));
+    out.extend(next.zone1(100.0, 126.0));
+    out.extend(next.ticks(127, 400));
+    assert_eq!(revs(&out, id), []);
+    assert!(!alerts(&out)
+        .iter()
+        .any(|a| a.kind == AlertKind::SensorFault));
+    let out = next.send("fence-a", heartbeat(Health::Ok), 401.0);
+    assert_eq!(revs(&out, id), [(2, AlertState::Cleared)]);
+}
+
+#[test]
+fn every_kind_resumes_a_substitution_clears_clear_after_from_the_restart_or_at_the_clear() {
+    let cfg = keyed();
+    let mut first = Feed::new(&cfg);
+    let raised = latest(&first.burst(1.0), "t-1");
+    assert_eq!((raised.kind, raised.rev), (AlertKind::Tamper, 1));
+    assert!(raised
+        .summary
+        .contains("substitution suspected: 5 rejected"));
+
+    // Down for longer than clear_after: the 60 s count from the restart.
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&raised], 100.0);
+    assert_eq!(revs(&next.ticks(100, 159), "t-1"), []);
+    assert_eq!(
+        revs(&next.engine.on_tick(at(160.0)), "t-1"),
+        [(2, AlertState::Cleared)]
+    );
+
+    // Or the device's CLEAR ends it at once.
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&raised], 100.0);
+    let out = next.tamper(TamperKind::Clear, 101.0);
+    assert_eq!(revs(&out, "t-1"), [(2, AlertState::Cleared)]);
+    assert!(
+        revs(&next.ticks(102, 200), "t-1").is_empty(),
+        "cleared once"
+    );
+}
+
+#[test]
+fn every_kind_resumes_rejections_after_the_restart_update_the_substitution_and_put_off_its_clear() {
+    let cfg = keyed();
+    let mut first = Feed::new(&cfg);
+    let raised = latest(&first.burst(1.0), "t-1");
+
+    let (mut next, _, _) = Feed::resumed(&cfg, &[&raised], 100.0);
+    // One rejection every 20 s until 400 s (never a burst of its own), a
+    // burst just before 310 s; a tick every second until 600 s.
+    let mut out = Vec::new();
+    for t in 100..=600 {
+        let t = f64::from(t);
+        if t > 100.0 && t <= 400.0 && t % 20.0 == 0.0 {
+            out.extend(next.forged(t));
+        }
+        if t == 310.0 {
+            out.extend(next.burst(309.5));
+        }
+        out.extend(next.engine.on_tick(at(t)));
+    }
+    assert_eq!(tampers_raised(&out), 0, "never a second incident");
+    let mine: Vec<&AlertMessage> = alerts(&out).into_iter().filter(|a| a.id == "t-1").collect();
+    let (cleared, updates) = mine.split_last().expect("alerts of t-1");
+    assert_eq!(
+        (cleared.state, cleared.rev, cleared.published_at),
+        (AlertState::Cleared, updates.len() as u32 + 2, at(460.0)),
+        "60 s after the last rejection"
+    );
+    assert_eq!(updates.len(), 16, "one per rejection, the burst in one");
+    for (i, u) in updates.iter().enumerate() {
+        assert_eq!((u.state, u.rev), (AlertState::Updated, i as u32 + 2));
+    }
+    // The count carries on from the previous run's 5.
+    assert!(
+        updates[0]
+            .summary
+            .contains("6 rejected sentences (bad_mac 6)"),
+        "{}",
+        updates[0].summary
+    );
+    assert!(
+        updates[15].summary.contains("25 rejected sentences"),
+        "{}",
+        updates[15].summary
+    );
+}
+
+#[test]
+fn every_kind_resumes_a_devices_tamper_joined_by_a_substitution_stays_open_until_its_clear() {
+    let cfg = keyed();
+    let mut first = Feed::new(&cfg);
+    let mut out = first.tamper(TamperKind::Cut, 1.0);
+    out.extend(first.burst(2.0));
+    let short = latest(&out, "t-1");
+    assert_eq!((short.rev, short.state), (2, AlertState::Updated));
+    assert!(short.evidence.iter().any(|e| e.detail == "CUT"));
+    // Rejections go on for long enough that the CUT leaves the trail.
+    for t in 3..=100 {
+        out.extend(first.forged(f64::from(t)));
+        out.extend(first.engine.on_tick(at(f64::from(t) + 0.5)));
+    }
+    let long = latest(&out, "t-1");
+    assert!(!long.evidence.iter().any(|e| e.detail == "CUT"), "{long:?}");
+
+    for stored in [&short, &long] {
+        // A rejection while the carried-on suspicion lasts updates it; its
+        // end 60 s later does not clear the incident, nor does the end of a
+        // new burst.
+        let (mut next, _, _) = Feed::resumed(&cfg, &[stored], 200.0);
+        let mut out = next.forged(201.0);
+        out.extend(next.ticks(201, 1000));
+        out.extend(next.burst(1001.0));
+        out.extend(next.ticks(1002, 2000));
+        let mine = revs(&out, "t-1");
+        assert_eq!(
+            mine,
+            [
+                (stored.rev + 1, AlertState::Updated),
+                (stored.rev + 2, AlertState::Updated)
+            ],
+            "updated by the rejections, never cleared by time"
+        );
+        assert_eq!(tampers_raised(&out), 0);
+        let out = next.tamper(TamperKind::Clear, 3001.0);
+        assert_eq!(
+            revs(&out, "t-1"),
+            [(stored.rev + 3, AlertState::Cleared)],
+            "stored rev {}",
+            stored.rev
+        );
+    }
+}

@@ -11,7 +11,13 @@
 //!   substitution suspected, and the engine raises one tamper incident. It
 //!   is reported again (an update) at most every `update_interval` while
 //!   rejections keep coming, and is over after `clear_after` without any
-//!   rejection — or at the device's authenticated `CLEAR`.
+//!   rejection — or at the device's authenticated `CLEAR`. While the device
+//!   itself reports a tamper, the incident stays open until its `CLEAR`.
+//! - [`OpenTamper`]: after a restart, what a resumed tamper incident's
+//!   evidence says was open — the device's own tamper, a suspicion (with its
+//!   count), or both — for [`Suspicion::resume`] to carry on. The detail of
+//!   every suspicion report is written (and read back) here, so the two
+//!   cannot drift apart.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -80,6 +86,16 @@ pub struct SuspicionConfig {
     pub update_interval: Duration,
 }
 
+/// The start of every substitution detail.
+const DETAIL_PREFIX: &str = "substitution suspected: ";
+/// The end of a substitution detail while the device's own tamper is open
+/// (its `CLEAR`, not time, ends their incident): it lets a restart tell the
+/// mixed case even when the device's own tamper evidence has left the
+/// incident's trail.
+const DEVICE_TAMPER_NOTE: &str = " while the controller's own tamper is open";
+/// The rejection reasons that count, as they appear in a detail.
+const REASONS: [&str; 3] = ["missing_mac", "bad_mac", "replayed_seq"];
+
 /// What the engine is to do about a device's suspicion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Suspected {
@@ -114,11 +130,77 @@ impl Device {
             .iter()
             .map(|(r, n)| format!("{r} {n}"))
             .collect();
+        let note = if self.device_tamper {
+            DEVICE_TAMPER_NOTE
+        } else {
+            ""
+        };
         format!(
-            "substitution suspected: {} rejected sentences ({})",
+            "{DETAIL_PREFIX}{} rejected sentences ({}){note}",
             self.total(),
             reasons.join(", ")
         )
+    }
+}
+
+/// What a substitution detail says: the rejections by reason (as far as
+/// they can be read) and whether the device's own tamper was open. `None`
+/// when `detail` is not a substitution detail.
+fn read_detail(detail: &str) -> Option<(BTreeMap<&'static str, u64>, bool)> {
+    let rest = detail.strip_prefix(DETAIL_PREFIX)?;
+    let (rest, device_tamper) = match rest.strip_suffix(DEVICE_TAMPER_NOTE) {
+        Some(rest) => (rest, true),
+        None => (rest, false),
+    };
+    let list = rest
+        .split_once('(')
+        .and_then(|(_, list)| list.strip_suffix(')'))
+        .unwrap_or("");
+    let reasons = list
+        .split(", ")
+        .filter_map(|item| {
+            let (name, count) = item.rsplit_once(' ')?;
+            let name = REASONS.into_iter().find(|r| *r == name)?;
+            Some((name, count.parse::<u64>().ok()?))
+        })
+        .collect();
+    Some((reasons, device_tamper))
+}
+
+/// A device's tamper incident that a previous run left open, as the
+/// evidence of its last message tells it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenTamper {
+    /// The device reported a tamper itself: only its `CLEAR` ends the
+    /// incident.
+    pub device_tamper: bool,
+    /// A substitution was suspected: the rejections by reason so far (from
+    /// its latest report).
+    pub suspicion: Option<BTreeMap<&'static str, u64>>,
+}
+
+impl OpenTamper {
+    /// Reads an incident's evidence details, oldest first. A substitution
+    /// detail carries the suspicion's count and says whether the device's
+    /// own tamper was open; any other detail (`CUT`, `ENCLOSURE`, ...) is
+    /// the device's own report. An incident with no substitution detail at
+    /// all is the device's own (as every tamper was before substitution
+    /// was suspected), so that only its `CLEAR` ends it.
+    pub fn from_details<'a>(details: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut open = OpenTamper::default();
+        for detail in details {
+            match read_detail(detail) {
+                Some((reasons, device_tamper)) => {
+                    open.suspicion = Some(reasons);
+                    open.device_tamper |= device_tamper;
+                }
+                None => open.device_tamper = true,
+            }
+        }
+        if open.suspicion.is_none() {
+            open.device_tamper = true;
+        }
+        open
     }
 }
 
@@ -228,6 +310,27 @@ impl Suspicion {
             }
         }
         out
+    }
+
+    /// Carries on what a previous run left open for `device`, whose tamper
+    /// incident was resumed at `now`. A suspicion counts as rejected at
+    /// `now` (rejections may have gone unseen while the daemon was down):
+    /// it is over after `clear_after` from then without another rejection,
+    /// and every further rejection joins it — reported as an update with
+    /// the count carried on, never raised again. The device's own tamper
+    /// keeps the incident open until its `CLEAR`, as in the run that raised
+    /// it.
+    pub fn resume(&mut self, device: &str, open: OpenTamper, now: Timestamp) {
+        let d = self.devices.entry(device.to_owned()).or_default();
+        d.device_tamper = open.device_tamper;
+        if let Some(reasons) = open.suspicion {
+            d.open = true;
+            d.recent.clear();
+            d.reasons = reasons;
+            d.last_rejected = Some(now);
+            d.last_reported = Some(now);
+            d.reported_total = d.total();
+        }
     }
 
     /// Forgets devices no longer keyed.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::seq::{is_newer, SeqGuard, Suspected, Suspicion, SuspicionConfig};
+use super::seq::{is_newer, OpenTamper, SeqGuard, Suspected, Suspicion, SuspicionConfig};
 use super::*;
 use crate::alert::{AlertKind, AlertState};
 use crate::engine::Engine;
@@ -151,6 +151,93 @@ fn a_burst_of_rejections_is_reported_once_updated_rate_limited_and_cleared_when_
     }
     s.on_device_tamper("d", true);
     assert!(s.on_tick(t(300)).is_empty());
+}
+
+/// The detail of `s`'s next report for device "d".
+fn report_detail(s: &mut Suspicion, now: Timestamp) -> String {
+    match s.on_tick(now).pop() {
+        Some(Suspected::Report { detail, .. }) => detail,
+        other => panic!("no report: {other:?}"),
+    }
+}
+
+#[test]
+fn a_resumed_tamper_is_read_from_its_details_and_its_suspicion_carries_on() {
+    // A suspicion alone, read back from its own detail.
+    let mut s = suspicion();
+    let mut first = None;
+    for i in 0..5 {
+        first = s.on_reject("d", if i < 2 { "replayed_seq" } else { "bad_mac" }, t(i));
+    }
+    let Some(Suspected::Report { detail, .. }) = first else {
+        panic!("raised: {first:?}")
+    };
+    let read = OpenTamper::from_details([detail.as_str()]);
+    assert_eq!(
+        read,
+        OpenTamper {
+            device_tamper: false,
+            suspicion: Some([("bad_mac", 3), ("replayed_seq", 2)].into()),
+        }
+    );
+    // The device's own tamper, before or after the suspicion, and said in
+    // the suspicion's detail while it is open (its evidence may have left
+    // the trail).
+    for details in [vec!["CUT", detail.as_str()], vec![detail.as_str(), "POWER"]] {
+        assert!(OpenTamper::from_details(details).device_tamper);
+    }
+    s.on_device_tamper("d", true);
+    s.on_reject("d", "missing_mac", t(5));
+    let mixed = report_detail(&mut s, t(10));
+    assert_eq!(
+        mixed,
+        "substitution suspected: 6 rejected sentences (bad_mac 3, missing_mac 1, replayed_seq 2) \
+         while the controller's own tamper is open"
+    );
+    let read = OpenTamper::from_details([mixed.as_str()]);
+    assert!(read.device_tamper);
+    assert_eq!(read.suspicion.map(|r| r.values().sum::<u64>()), Some(6));
+    // No substitution detail at all: the device's own (as before).
+    assert!(OpenTamper::from_details([]).device_tamper);
+    assert_eq!(OpenTamper::from_details(["ENCLOSURE"]).suspicion, None);
+
+    // Carried on in the next run from t(100): one rejection updates the
+    // count carried on, and it is over clear_after (60 s) after the last.
+    let mut next = suspicion();
+    next.resume("d", read_alone(&detail), t(100));
+    assert!(
+        next.on_tick(t(159)).is_empty(),
+        "quiet since the restart only"
+    );
+    assert_eq!(next.on_reject("d", "bad_mac", t(150)), None, "joined");
+    assert_eq!(
+        report_detail(&mut next, t(152)),
+        "substitution suspected: 6 rejected sentences (bad_mac 4, replayed_seq 2)"
+    );
+    assert!(next.on_tick(t(209)).is_empty());
+    assert_eq!(
+        next.on_tick(t(210)),
+        [Suspected::Over { device: "d".into() }]
+    );
+    // The same with the device's own tamper: never over by time, only at
+    // its CLEAR (which the engine turns into the incident's clear).
+    let mut next = suspicion();
+    next.resume("d", OpenTamper::from_details([mixed.as_str()]), t(100));
+    assert!(next.on_tick(t(1000)).is_empty());
+    let burst: Vec<_> = (1001..1006)
+        .filter_map(|i| next.on_reject("d", "bad_mac", t(i)))
+        .collect();
+    assert!(
+        matches!(&burst[..], [Suspected::Report { detail, .. }] if detail.ends_with("tamper is open")),
+        "{burst:?}"
+    );
+    assert!(next.on_tick(t(5000)).is_empty());
+}
+
+fn read_alone(detail: &str) -> OpenTamper {
+    let read = OpenTamper::from_details([detail]);
+    assert!(!read.device_tamper);
+    read
 }
 
 #[test]

@@ -456,3 +456,82 @@ async fn a_rotated_key_takes_effect_on_reload_without_a_restart() {
     assert_eq!(final_counter(&log, "auth.key_reloads"), 1);
     assert!(!log.contains(NEW_HEX), "the new key appears in the log");
 }
+
+/// A substitution tamper open when the daemon stops carries on in the next
+/// run, and clears `clear_after` (here 5 s) after the restart with its id
+/// and the next rev; it is not raised again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_substitution_open_at_a_restart_clears_after_clear_after_with_the_next_rev() {
+    let Some(broker) = Mosquitto::start("a_substitution_open_at_a_restart") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("tty/unused");
+    let clear_after = Duration::from_secs(5);
+    let config = keyed_config(dir.path(), broker.port, &link, "clear_after = \"5s\"\n");
+    let daemon = Daemon::start(dir.path(), &config);
+    let mut w = Watcher::start(broker.port, &["rampart/v1/alert/+"]).await;
+    daemon.wait_log("mqtt source subscribed", 1, WAIT).await;
+
+    // Five forgeries (signed with the wrong key) at once: a burst.
+    let forged: String = (1..=5)
+        .map(|s| signed(SPEC_HEX, &format!("RPGS,trench-m1,{s},0,4000")))
+        .collect();
+    w.publish("rampart/v1/sensor/trench-m1", forged.as_bytes())
+        .await;
+    let raised = w
+        .alert(WAIT, "the substitution tamper", |v| {
+            is_tamper(v) && v["state"] == "raised"
+        })
+        .await;
+    assert!(
+        raised["summary"]
+            .as_str()
+            .unwrap()
+            .contains("substitution suspected: 5 rejected"),
+        "{raised}"
+    );
+    // Stopped well within clear_after: still open.
+    assert!(daemon.stop().success());
+    w.drain(Duration::from_millis(300)).await;
+    let id = raised["id"].clone();
+    let before: Vec<Value> = w_alerts(&w).into_iter().filter(|v| v["id"] == id).collect();
+    assert!(
+        before.iter().all(|v| v["state"] != "cleared"),
+        "cleared before the restart: {before:#?}"
+    );
+    let last_rev = before.iter().map(|v| v["rev"].as_u64().unwrap()).max();
+
+    let restarted = std::time::Instant::now();
+    let daemon = Daemon::start(dir.path(), &config);
+    daemon
+        .wait_log("open incidents of the previous run carried on", 1, WAIT)
+        .await;
+    assert!(
+        daemon.log_text().contains("resumed 1 open incident(s)"),
+        "{}",
+        daemon.log_text()
+    );
+    let cleared = w
+        .alert(WAIT, "the resumed tamper cleared", |v| {
+            v["id"] == id && v["state"] == "cleared"
+        })
+        .await;
+    let after = restarted.elapsed();
+    assert_eq!(
+        cleared["rev"].as_u64(),
+        last_rev.map(|r| r + 1),
+        "{cleared}"
+    );
+    assert_eq!(cleared["kind"], "tamper");
+    // Counted from the restart, not from the last rejection before it.
+    assert!(after >= clear_after, "cleared {after:?} after the restart");
+    w.drain(Duration::from_millis(300)).await;
+    assert!(daemon.stop().success());
+    let tampers: Vec<Value> = w_alerts(&w).into_iter().filter(is_tamper).collect();
+    assert!(
+        tampers.iter().all(|v| v["id"] == id)
+            && tampers.iter().filter(|v| v["state"] == "raised").count() == 1,
+        "one incident, raised once: {tampers:#?}"
+    );
+}
