@@ -405,12 +405,17 @@ fn run(config: PathBuf, options: RunOptions) -> anyhow::Result<()> {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("invalid config:\n{}", lines.join("\n"))
     })?;
+    rampart::supervise::install_panic_hook();
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async {
-        rampart::app::run_with(loaded, options, shutdown_signal())
-            .await
-            .map(|_| ())
-            .context("daemon failed to start")
+        match rampart::app::run_with(loaded, options, shutdown_signal()).await {
+            Ok(_) => Ok(()),
+            // Logged already; at once, without waiting for anything.
+            Err(rampart::app::StartError::Died(_)) => {
+                std::process::exit(rampart::exit::COMPONENT_DIED.into())
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("daemon failed to start")),
+        }
     })
 }
 

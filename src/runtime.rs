@@ -55,6 +55,8 @@ pub struct Shared {
     /// When the engine task last ticked, ms after start-up: its pulse, which
     /// the watchdog ([`crate::sdnotify`]) checks.
     engine_pulse_ms: AtomicU64,
+    /// Watches the daemon's tasks and threads.
+    pub supervisor: crate::supervise::Supervisor,
 }
 
 impl Shared {
@@ -71,6 +73,7 @@ impl Shared {
             limiter: LogLimiter::new(REJECT_LOG_INTERVAL),
             keys: crate::auth::KeyRing::new(keys),
             engine_pulse_ms: AtomicU64::new(0),
+            supervisor: Default::default(),
         }
     }
 

@@ -24,6 +24,8 @@ pub const CHECK_INTERVAL: Duration = Duration::from_secs(12 * 3600);
 /// Checks `expiries` now and every [`CHECK_INTERVAL`] until `stop`.
 pub async fn watch(shared: Arc<Shared>, expiries: Vec<Expiry>, mut stop: watch::Receiver<bool>) {
     if expiries.is_empty() {
+        // Nothing to watch (no TLS): wait for the stop like the others.
+        let _ = stop.changed().await;
         return;
     }
     let mut every = tokio::time::interval(CHECK_INTERVAL);

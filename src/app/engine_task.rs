@@ -93,6 +93,7 @@ pub async fn run_engine(
             msg = rx.recv() => match msg {
                 Some(Inbound::Sentence { sentence, received, source, checked_with, digest, delivery }) => {
                     shared.counters.incr("engine.sentences");
+                    crate::failpoint::check("engine", &sentence.device);
                     let keyed = engine.config().auth.keys.get(&sentence.device).map(Key::id);
                     let arrival = Arrival { at: received, digest, delivery };
                     if keyed.is_some() && checked_with != keyed {

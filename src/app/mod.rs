@@ -27,8 +27,7 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Loaded;
 use crate::engine::Engine;
@@ -62,9 +61,13 @@ pub const EMBEDDED_BROKER_LINGER: Duration = Duration::from_millis(300);
 /// How often counters are logged and published.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Why the daemon could not start.
+/// Why the daemon could not start, or stopped without being asked to.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// A component died while running ([`crate::supervise`]): exit at once
+    /// with [`crate::exit::COMPONENT_DIED`].
+    #[error("{0}")]
+    Died(crate::supervise::Death),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("bad broker URL: {0}")]
@@ -148,7 +151,12 @@ pub async fn run_with(
         max_age: config.store.retention,
         max_messages: config.store.max_messages,
     };
-    let sink = tokio::spawn(
+    let supervisor = &shared.supervisor;
+    let mut deaths = supervisor
+        .take_deaths()
+        .expect("one daemon per shared state");
+    let sink = supervisor.spawn(
+        "sink",
         AlertSink::new(
             Some(store.clone()),
             retention,
@@ -183,7 +191,10 @@ pub async fn run_with(
         reloads: reload_rx,
         cameras: slots.clone(),
     };
-    let engine_task = tokio::spawn(run_engine(engine, in_rx, links, out_tx, shared.clone()));
+    let engine_task = supervisor.spawn(
+        "engine task",
+        run_engine(engine, in_rx, links, out_tx, shared.clone()),
+    );
     let watcher = start_reload_watcher(
         &watched,
         reload_tx,
@@ -191,10 +202,11 @@ pub async fn run_with(
         shared.clone(),
         stop_rx.clone(),
     );
-    let mut sources = JoinSet::new();
+    let mut sources = Vec::new();
     for port in &config.serial {
+        let name = format!("serial source {}", port.path.display());
         let src = SerialSource::new(port.clone(), in_tx.clone(), shared.clone(), tap.clone());
-        sources.spawn(src.run(stop_rx.clone()));
+        sources.push(supervisor.spawn(&name, src.run(stop_rx.clone())));
     }
     let limits = TopicLimits::new(&config.mqtt);
     let mqtt = MqttSource::new(
@@ -205,18 +217,20 @@ pub async fn run_with(
         shared.clone(),
         tap,
     );
-    let mqtt = tokio::spawn(mqtt.run(stop_rx.clone()));
-    let stats = tokio::spawn(report_stats(shared.clone(), telemetry, stop_rx.clone()));
-    let clock_watch = tokio::spawn(watch_clock(shared.clone(), stop_rx.clone()));
+    let mqtt = supervisor.spawn("mqtt source", mqtt.run(stop_rx.clone()));
+    let stats = supervisor.spawn(
+        "counters reporter",
+        report_stats(shared.clone(), telemetry, stop_rx.clone()),
+    );
+    let clock_watch = supervisor.spawn("clock watch", watch_clock(shared.clone(), stop_rx.clone()));
     let expiries = link
         .tls()
         .map(|t| t.expiries().to_vec())
         .unwrap_or_default();
-    let cert_watch = tokio::spawn(certificates::watch(
-        shared.clone(),
-        expiries,
-        stop_rx.clone(),
-    ));
+    let cert_watch = supervisor.spawn(
+        "certificate watch",
+        certificates::watch(shared.clone(), expiries, stop_rx.clone()),
+    );
     let ready = format!(
         "running: {} serial ports, {} cameras, broker {}",
         config.serial.len(),
@@ -225,11 +239,28 @@ pub async fn run_with(
     );
     let systemd = crate::sdnotify::Supervisor::start(&ready, shared.clone(), stop_rx.clone());
 
-    shutdown.await;
+    let died = tokio::select! {
+        _ = shutdown => None,
+        death = deaths.recv() => death,
+    };
+    if let Some(death) = died {
+        // Nothing is drained: what is committed stays in the outbox for
+        // the next start, what is not acknowledged the broker sends again.
+        error!(
+            component = %death.component,
+            panicked = death.panicked,
+            "{death}: rampart exits (code {}) so that it is restarted; the alerts it committed wait in the store's outbox",
+            crate::exit::COMPONENT_DIED
+        );
+        return Err(StartError::Died(death));
+    }
+    supervisor.stopping();
     info!("shutting down: stopping sources");
     systemd.stopping();
     let _ = stop_tx.send(true);
-    while sources.join_next().await.is_some() {}
+    for source in sources {
+        let _ = source.await;
+    }
     // The MQTT source stops reading; its connection's writer stays, to
     // acknowledge what the engine and the sink still finish.
     let mqtt_closer = mqtt.await.ok().flatten();
@@ -251,10 +282,10 @@ pub async fn run_with(
     .await;
     // The sources held the last inbound senders: the engine now drains and ends.
     if engine_task.await.is_err() {
-        warn!("engine task ended abnormally");
+        error!("the engine task panicked while stopping");
     }
     if sink.await.is_err() {
-        warn!("sink task ended abnormally");
+        error!("the sink panicked while stopping");
     }
     if let Some(closer) = mqtt_closer {
         closer.close(Duration::from_secs(2)).await;
@@ -396,11 +427,14 @@ fn start_reload_watcher(
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let watcher = watcher.clone();
+    let lifeline = shared.supervisor.lifeline("config watcher");
     tokio::spawn(async move {
         let hangup = match signal(SignalKind::hangup()) {
             Ok(s) => s,
             Err(e) => {
-                warn!(error = %e, "cannot watch SIGHUP; the config file is still watched");
+                // Detection goes on; only reloading is lost.
+                error!(error = %e, "cannot watch SIGHUP: the config will not be reloaded until a restart");
+                lifeline.retire();
                 return;
             }
         };
@@ -417,6 +451,7 @@ fn start_reload_watcher(
         watcher
             .run(hangup, to_engine, report, move || clock.now(), stop)
             .await;
+        drop(lifeline);
     })
 }
 

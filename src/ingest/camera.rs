@@ -97,10 +97,15 @@ pub fn spawn_worker(
     shared: Arc<Shared>,
 ) -> std::io::Result<JoinHandle<()>> {
     let name = format!("camera-{}", pipeline.id());
+    let lifeline = shared
+        .supervisor
+        .lifeline(format!("worker of camera {}", pipeline.id()));
     std::thread::Builder::new().name(name).spawn(move || {
+        let _lifeline = lifeline;
         let source: Arc<str> = format!("camera:{}", pipeline.id()).into();
         let id = pipeline.id().to_owned();
         while let Some((payload, received, settings)) = slot.take() {
+            crate::failpoint::check("camera", &id);
             if let Some(settings) = settings {
                 pipeline.reconfigure(settings);
                 info!(camera = %id, "camera settings changed");

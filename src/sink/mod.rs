@@ -178,6 +178,7 @@ impl AlertSink {
             };
             match out {
                 Output::Alert(mut msg) => {
+                    crate::failpoint::check("sink", msg.kind.as_str());
                     // The time it is handed to the store and the broker.
                     msg.published_at = now;
                     match serde_json::to_string(&msg) {

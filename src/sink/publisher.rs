@@ -110,8 +110,15 @@ impl Publisher {
             health_topic: link.topics.daemon_health(&link.instance),
         });
         let (input, rx) = mpsc::channel(INPUT_CAPACITY);
-        let driver = tokio::spawn(drive(eventloop, link.backoff(), shared_link.clone()));
-        let feeder = tokio::spawn(feed(rx, store, shared_link));
+        let supervisor = &shared_link.shared.supervisor;
+        let driver = supervisor.spawn(
+            "mqtt publisher's driver",
+            drive(eventloop, link.backoff(), shared_link.clone()),
+        );
+        let feeder = supervisor.spawn(
+            "mqtt publisher's feeder",
+            feed(rx, store, shared_link.clone()),
+        );
         Self {
             input,
             client,

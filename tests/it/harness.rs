@@ -285,6 +285,24 @@ impl Daemon {
         }
     }
 
+    /// Waits (bounded) for the daemon to exit on its own; its status.
+    pub fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "rampart did not exit within {within:?}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits (bounded) until the daemon's log has `count` lines containing
     /// `text`; panics with the log otherwise.
     pub async fn wait_log(&self, text: &str, count: usize, within: Duration) {

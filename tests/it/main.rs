@@ -18,6 +18,7 @@ mod replay;
 mod scoring;
 mod serial;
 mod simulator;
+mod supervise;
 mod systemd;
 #[cfg(feature = "tls")]
 mod tls;
