@@ -12,6 +12,7 @@
 //! tokio: time comes in as a value. The edges — `ingest`, `sink`, `mqtt`,
 //! `broker`, `app`, `sim` — are thin adapters around it.
 
+pub mod acl;
 pub mod alert;
 pub mod app;
 pub mod auth;

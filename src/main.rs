@@ -72,6 +72,14 @@ enum Command {
     },
     /// Print the commented default configuration.
     PrintDefaultConfig,
+    /// Print a Mosquitto ACL for the deployment of a config file: the
+    /// daemon's account, the control-room account, and one account per
+    /// controller and camera that may publish only on its own topic.
+    PrintAcl {
+        /// The config file (TOML); it is loaded and checked as by
+        /// `check-config`.
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -146,6 +154,7 @@ fn main() -> ExitCode {
             explain,
             against,
         } => check_config(&file, explain, against.as_deref()),
+        Command::PrintAcl { file } => print_acl(&file),
         Command::Run { config, record } => {
             let options = RunOptions {
                 record: record.record.map(|path| RecordOptions {
@@ -237,6 +246,28 @@ fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode 
         print!("{}", explain::render_diff(&diff));
     }
     ExitCode::SUCCESS
+}
+
+/// `print-acl`: 0 with the ACL on stdout, 1 if the config does not load or
+/// cannot be expressed as an ACL.
+fn print_acl(file: &Path) -> ExitCode {
+    let loaded = match rampart::config::load(file) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            print_problems(file, &problems);
+            return ExitCode::FAILURE;
+        }
+    };
+    match rampart::acl::Acl::for_config(&loaded.config) {
+        Ok(acl) => {
+            print!("{}", acl.render(&file.display().to_string()));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn print_problems(file: &Path, problems: &[rampart::config::Diagnostic]) {

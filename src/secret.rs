@@ -36,27 +36,21 @@ impl std::fmt::Debug for Secret {
 /// The largest secret file read.
 const MAX_SECRET_FILE: u64 = 4096;
 
-/// The file's permission bits if group or others may access it (a file
-/// holding secrets must be mode 0600 or stricter), `None` if it is private.
-pub fn shared_mode(path: &Path) -> std::io::Result<Option<u32>> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
-    Ok((mode & 0o077 != 0).then_some(mode))
-}
-
-/// The first line of `path`, refusing a file group or others may access.
+/// The first line of `path`, refusing a file group or others may access
+/// (or one that is not a regular file).
 pub fn from_file(path: &Path) -> Result<Secret, String> {
-    let shared = shared_mode(path)
-        .map_err(|e| format!("password file {}: cannot read: {e}", path.display()))?;
-    if let Some(mode) = shared {
+    let cannot_read =
+        |e: std::io::Error| format!("password file {}: cannot read: {e}", path.display());
+    let file =
+        crate::capped::open(path, crate::capped::Accept::RegularFile).map_err(cannot_read)?;
+    if let Some(mode) = file.shared_mode() {
         return Err(format!(
             "password file {} has mode {mode:04o}: group or others may read or write it; run `chmod 600 {}`",
             path.display(),
             path.display()
         ));
     }
-    let mut text = crate::capped::read_to_string(path, MAX_SECRET_FILE)
-        .map_err(|e| format!("password file {}: cannot read: {e}", path.display()))?;
+    let mut text = file.read_to_string(MAX_SECRET_FILE).map_err(cannot_read)?;
     let secret = first_line(&text);
     zeroize::Zeroize::zeroize(&mut text);
     secret.ok_or_else(|| format!("password file {} is empty", path.display()))
@@ -96,6 +90,22 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "Secret(<redacted>)");
         std::fs::write(&path, "\n").unwrap();
         assert!(from_file(&path).unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn a_password_file_that_is_a_fifo_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        crate::testkit::mkfifo(&path);
+        let shown = path.display().to_string();
+        let err = crate::testkit::finishes_within("reading a FIFO password file", move || {
+            from_file(&path)
+        })
+        .unwrap_err();
+        assert_eq!(
+            err,
+            format!("password file {shown}: cannot read: it is a FIFO, not a regular file")
+        );
     }
 
     #[test]

@@ -201,14 +201,21 @@ impl Keys {
     /// Reads a key file, refusing one that group or others may read or
     /// write.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
-        check_mode(path)?;
-        // 1 MiB holds over ten thousand keys; a wrong path such as
-        // /dev/zero is refused instead of read forever.
-        let mut text =
-            crate::capped::read_to_string(path, 1 << 20).map_err(|e| KeyFileError::Read {
+        let cannot_read = |e: std::io::Error| KeyFileError::Read {
+            path: path.to_owned(),
+            error: e.to_string(),
+        };
+        let file =
+            crate::capped::open(path, crate::capped::Accept::RegularFile).map_err(cannot_read)?;
+        if let Some(mode) = file.shared_mode() {
+            return Err(KeyFileError::Permissions {
                 path: path.to_owned(),
-                error: e.to_string(),
-            })?;
+                mode,
+            });
+        }
+        // 1 MiB holds over ten thousand keys; a wrong path such as a link
+        // to a huge file is refused instead of read whole.
+        let mut text = file.read_to_string(1 << 20).map_err(cannot_read)?;
         let keys = Self::parse(&text).map_err(|(line, message)| KeyFileError::Syntax {
             path: path.to_owned(),
             line,
@@ -279,20 +286,6 @@ fn parse_key(hex: &str) -> Option<Key> {
     let parsed = Key::new(key);
     zeroize::Zeroize::zeroize(&mut key);
     Some(parsed)
-}
-
-fn check_mode(path: &Path) -> Result<(), KeyFileError> {
-    match crate::secret::shared_mode(path) {
-        Ok(None) => Ok(()),
-        Ok(Some(mode)) => Err(KeyFileError::Permissions {
-            path: path.to_owned(),
-            mode,
-        }),
-        Err(e) => Err(KeyFileError::Read {
-            path: path.to_owned(),
-            error: e.to_string(),
-        }),
-    }
 }
 
 /// Why a key file was refused.

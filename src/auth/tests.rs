@@ -309,6 +309,27 @@ fn key_file_with_group_or_other_access_is_refused_with_the_fix() {
     assert!(e.contains("keys.toml:1:"), "{e}");
 }
 
+#[test]
+fn a_key_file_that_is_not_a_regular_file_is_refused_at_once_whatever_its_mode() {
+    use crate::testkit::{finishes_within, mkfifo};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.toml");
+    mkfifo(&path);
+    // Mode 0644 would be refused too: what the file is comes first.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let shown = path.display().to_string();
+    let e = finishes_within("loading a FIFO key file", move || Keys::load(&path))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        format!("key file {shown}: cannot read: it is a FIFO, not a regular file")
+    );
+    let e = Keys::load(dir.path()).unwrap_err().to_string();
+    assert!(e.ends_with("it is a directory, not a regular file"), "{e}");
+}
+
 fn keyed_decoder() -> LineDecoder {
     let mut keys = Keys::none();
     keys.insert("fence-c07", spec_key());

@@ -44,7 +44,7 @@ use crate::wall::Wall;
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
 /// The largest config file [`load`] reads: a real one is a few KiB, and a
-/// wrong path (a log, `/dev/zero`) must not be read to its end.
+/// wrong path (a log, a disk image) must not be read to its end.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The whole configuration file.

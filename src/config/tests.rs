@@ -188,16 +188,54 @@ fn a_config_file_over_the_size_limit_is_refused_before_it_is_read() {
     assert!(p.iter().all(|d| !d.message.contains("limit")), "{p:?}");
 }
 
-#[cfg(unix)]
 #[test]
-fn endless_config_and_wall_files_are_refused_not_read_forever() {
-    let p = load(Path::new("/dev/zero")).expect_err("/dev/zero loaded");
-    assert!(p[0].message.contains("over the limit"), "{}", p[0]);
-    let p = problems("wall = \"/dev/zero\"\n");
+fn config_and_wall_files_that_are_not_regular_files_are_refused_at_once() {
+    use crate::testkit::{finishes_within, mkfifo};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("rampart.toml");
+    mkfifo(&fifo);
+    // Nothing ever writes into the FIFO: opening it to read would block.
+    let p = {
+        let fifo = fifo.clone();
+        finishes_within("loading a FIFO config", move || load(&fifo)).expect_err("a FIFO loaded")
+    };
     assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(
+        p[0].to_string(),
+        format!(
+            "{}: cannot read: it is a FIFO, not a regular file",
+            fifo.display()
+        )
+    );
+    let p = load(Path::new("/dev/zero")).expect_err("/dev/zero loaded");
+    assert_eq!(
+        p[0].to_string(),
+        "/dev/zero: cannot read: it is a character device, not a regular file"
+    );
+    let p = load(dir.path()).expect_err("a directory loaded");
     assert!(
-        p[0].starts_with("t.toml:1:1: wall: ") && p[0].contains("over the limit of 16777216 bytes"),
-        "{p:?}"
+        p[0].message
+            .ends_with("it is a directory, not a regular file"),
+        "{}",
+        p[0]
+    );
+
+    // The wall: the problem is located at the `wall` key, as any other.
+    let text = format!("wall = \"{}\"\n", fifo.display());
+    let p = finishes_within("loading a config whose wall is a FIFO", move || {
+        problems(&text)
+    });
+    assert_eq!(
+        p,
+        [format!(
+            "t.toml:1:1: wall: wall file {}: cannot read: it is a FIFO, not a regular file",
+            fifo.display()
+        )]
+    );
+    let p = problems("wall = \"/dev/zero\"\n");
+    assert_eq!(
+        p,
+        ["t.toml:1:1: wall: wall file /dev/zero: cannot read: it is a character device, not a regular file"]
     );
 }
 

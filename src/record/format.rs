@@ -219,9 +219,12 @@ pub struct Reader<R> {
 }
 
 impl Reader<BufReader<File>> {
-    /// Opens a recording file and reads its header.
+    /// Opens a recording and reads its header. The recording may be a
+    /// regular file or a pipe (it is read once, front to back: `rampart
+    /// replay -c c.toml <(zstd -dc rec.zst)`); a directory, a device or a
+    /// socket is refused at once.
     pub fn open(path: &Path) -> Result<Self, ReadError> {
-        let file = File::open(path)?;
+        let file = crate::capped::open(path, crate::capped::Accept::RegularFileOrPipe)?.into_file();
         Reader::new(BufReader::with_capacity(1 << 20, file))
     }
 }
@@ -536,6 +539,32 @@ mod tests {
         assert!(err.is_none());
         // An empty recording is just the header.
         assert_eq!(read_all(&file(&[])).0, vec![]);
+    }
+
+    #[test]
+    fn a_recording_may_come_through_a_pipe_but_not_from_a_directory() {
+        let records = records();
+        let bytes = file(&records);
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("rec.rrec");
+        crate::testkit::mkfifo(&fifo);
+        // Whichever of the writer and the reader opens first waits for the other.
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, bytes))
+        };
+        let got = crate::testkit::finishes_within("replaying from a FIFO", move || {
+            Reader::open(&fifo).map(|r| r.map(Result::unwrap).collect::<Vec<_>>())
+        })
+        .unwrap();
+        assert_eq!(got, records);
+        writer.join().unwrap().unwrap();
+
+        let err = Reader::open(dir.path()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read: it is a directory, not a regular file or a pipe"
+        );
     }
 
     #[test]

@@ -219,13 +219,23 @@ fn weather_events_and_climbs_are_checked_with_their_place() {
     assert_eq!(object("crawler", "0.0"), "");
 }
 
-#[cfg(unix)]
 #[test]
-fn an_endless_scenario_file_is_refused_not_read_forever() {
+fn a_scenario_that_is_not_a_regular_file_is_refused_at_once() {
     let p = Scenario::load(Path::new("/dev/zero"), &devices()).expect_err("/dev/zero loaded");
     assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(
+        p[0].to_string(),
+        "/dev/zero: cannot read: it is a character device, not a regular file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("scenario.toml");
+    crate::testkit::mkfifo(&fifo);
+    let p = crate::testkit::finishes_within("loading a FIFO scenario", move || {
+        Scenario::load(&fifo, &devices())
+    })
+    .expect_err("a FIFO loaded");
     assert!(
-        p[0].message.contains("over the limit of 1048576 bytes"),
+        p[0].message.ends_with("it is a FIFO, not a regular file"),
         "{}",
         p[0]
     );

@@ -154,12 +154,19 @@ mod imp {
     use super::validity::{not_after, Expiry};
     use super::{TlsClient, TlsError, MAX_PEM_FILE};
 
-    fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-        crate::capped::read(path, MAX_PEM_FILE).map_err(|e| TlsError::File {
+    fn cannot_read<'a>(
+        what: &'static str,
+        path: &'a Path,
+    ) -> impl Fn(std::io::Error) -> TlsError + 'a {
+        move |e| TlsError::File {
             what,
             path: path.to_owned(),
             why: format!("cannot read: {e}"),
-        })
+        }
+    }
+
+    fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+        crate::capped::read(path, MAX_PEM_FILE).map_err(cannot_read(what, path))
     }
 
     fn certificates(
@@ -190,17 +197,15 @@ mod imp {
             path: path.to_owned(),
             why,
         };
-        match crate::secret::shared_mode(path) {
-            Ok(Some(mode)) => {
-                return Err(bad(format!(
-                    "has mode {mode:04o}: group or others may read or write it; run `chmod 600 {}`",
-                    path.display()
-                )))
-            }
-            Ok(None) => {}
-            Err(e) => return Err(bad(format!("cannot read: {e}"))),
+        let file = crate::capped::open(path, crate::capped::Accept::RegularFile)
+            .map_err(cannot_read(WHAT, path))?;
+        if let Some(mode) = file.shared_mode() {
+            return Err(bad(format!(
+                "has mode {mode:04o}: group or others may read or write it; run `chmod 600 {}`",
+                path.display()
+            )));
         }
-        let mut bytes = read(WHAT, path)?;
+        let mut bytes = file.read(MAX_PEM_FILE).map_err(cannot_read(WHAT, path))?;
         digest.update(&bytes);
         // The error names the PEM problem, never the key's bytes.
         let key = PrivateKeyDer::from_pem_slice(&bytes)
@@ -375,6 +380,25 @@ mod tests {
         let err = TlsClient::load("broker", &missing, None).unwrap_err();
         assert!(err.to_string().contains("CA file"), "{err}");
 
+        // Not a regular file: refused at once, naming what it is.
+        let fifo = dir.path().join("ca-fifo.pem");
+        crate::testkit::mkfifo(&fifo);
+        let text = {
+            let fifo = fifo.clone();
+            crate::testkit::finishes_within("reading a FIFO CA file", move || {
+                TlsClient::load("broker", &fifo, None).map(|_| ())
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(
+            text,
+            format!(
+                "CA file {}: cannot read: it is a FIFO, not a regular file",
+                fifo.display()
+            )
+        );
+
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not pem at all\n").unwrap();
         let err = TlsClient::load("broker", &empty, None).unwrap_err();
@@ -399,6 +423,18 @@ mod tests {
         assert!(text.contains("chmod 600"), "{text}");
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(TlsClient::load("broker", &ca, Some((&ca, &key_file))).is_ok());
+        let text = {
+            let (ca, fifo) = (ca.clone(), fifo.clone());
+            crate::testkit::finishes_within("reading a FIFO client key", move || {
+                TlsClient::load("broker", &ca, Some((&ca, &fifo))).map(|_| ())
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(
+            text.starts_with("client key ") && text.ends_with("it is a FIFO, not a regular file"),
+            "{text}"
+        );
 
         // A damaged key: the error names the file, never what is in it.
         std::fs::write(

@@ -1,6 +1,9 @@
-//! The command line: `check-config` and `print-default-config`.
+//! The command line: `check-config` and `print-default-config`, and files
+//! that are not regular files.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use crate::wall_file;
 
@@ -238,4 +241,91 @@ fn check_config_against_a_broken_file_fails() {
         )),
         "{stderr}"
     );
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path that outlives the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// Runs `cmd` to its end, killing it and failing the test if it has not
+/// ended within `limit`: a command that hangs fails here instead of
+/// hanging the test run.
+fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            // SAFETY: kill(2) on the child's pid; it has not been reaped
+            // (the waiting thread has not returned), so the pid is still its.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let output = rx.recv().unwrap().unwrap();
+            panic!(
+                "{cmd:?} still running after {limit:?} (killed); stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+/// Nothing ever writes into these FIFOs: a command that opened one to read
+/// would wait for ever.
+const PROMPTLY: Duration = Duration::from_secs(10);
+
+#[test]
+fn a_fifo_as_the_config_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rampart.toml");
+    mkfifo(&fifo);
+    let said = format!(
+        "{}: cannot read: it is a FIFO, not a regular file",
+        fifo.display()
+    );
+
+    let out = output_within(rampart().arg("check-config").arg(&fifo), PROMPTLY);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().next() == Some(said.as_str()), "{stderr}");
+
+    let out = output_within(rampart().arg("run").arg("--config").arg(&fifo), PROMPTLY);
+    assert!(!out.status.success(), "run on a FIFO succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&said), "{stderr}");
+}
+
+#[test]
+fn a_valid_config_whose_wall_is_a_fifo_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let wall = dir.path().join("wall.geojson");
+    mkfifo(&wall);
+    let file = dir.path().join("rampart.toml");
+    std::fs::write(&file, OLD).unwrap();
+    let said = format!(
+        "{}:1:1: wall: wall file {}: cannot read: it is a FIFO, not a regular file",
+        file.display(),
+        wall.display()
+    );
+
+    let out = output_within(rampart().arg("check-config").arg(&file), PROMPTLY);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.lines().next() == Some(said.as_str()), "{stderr}");
+
+    let out = output_within(rampart().arg("run").arg("--config").arg(&file), PROMPTLY);
+    assert!(!out.status.success(), "run with a FIFO wall succeeded");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&said), "{stderr}");
 }

@@ -1,6 +1,7 @@
-//! TLS to a real Mosquitto running the shipped broker config and ACL
-//! (`config/mosquitto/`: `require_certificate true`, the certificate's CN
-//! as the account), certificates made at test time (rcgen): the daemon connects with
+//! TLS to a real Mosquitto running the shipped broker config
+//! (`config/mosquitto/mosquitto.conf`: `require_certificate true`, the
+//! certificate's CN as the account) and the ACL `rampart print-acl` writes
+//! for the tests' devices, certificates made at test time (rcgen): the daemon connects with
 //! its client certificate, a keyed sensor's signed sentence alerts, a
 //! sensor cannot publish as another, and no secret reaches the trace log; a wrong
 //! CA, expired certificates on either side, a missing client certificate,
@@ -125,11 +126,12 @@ struct Identity {
     key: PathBuf,
 }
 
-/// Mosquitto on the shipped `config/mosquitto/mosquitto.conf` and
-/// `acl.conf`, moved onto a loopback port and this test's files: a TLS
-/// listener presenting `server` (signed by the CA in `ca`) that requires a
-/// client certificate signed by that CA, takes its CN as the account name
-/// and applies the ACL.
+/// Mosquitto on the shipped `config/mosquitto/mosquitto.conf`, moved onto
+/// a loopback port and this test's files: a TLS listener presenting
+/// `server` (signed by the CA in `ca`) that requires a client certificate
+/// signed by that CA, takes its CN as the account name and applies the ACL
+/// `rampart print-acl` writes for these tests' devices (fence-a, fence-b,
+/// cam-a).
 fn tls_broker(test: &str, dir: &Path, ca: &Path, server: &Identity) -> Option<Mosquitto> {
     use std::os::unix::fs::PermissionsExt;
     // Mosquitto drops root before it reads these: they must be readable by
@@ -138,7 +140,9 @@ fn tls_broker(test: &str, dir: &Path, ca: &Path, server: &Identity) -> Option<Mo
     std::fs::set_permissions(&server.key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mosquitto");
     let acl = dir.join("acl.conf");
-    std::fs::copy(shipped.join("acl.conf"), &acl).unwrap();
+    let devices =
+        rampart::acl::Acl::new("rampart", "rampart", &["fence-a", "fence-b"], &["cam-a"]).unwrap();
+    std::fs::write(&acl, devices.render("tls-test.toml")).unwrap();
     let persistence = dir.join("persistence");
     std::fs::create_dir_all(&persistence).unwrap();
     std::fs::set_permissions(&persistence, std::fs::Permissions::from_mode(0o777)).unwrap();
