@@ -77,7 +77,7 @@ pub fn run(args: AlertsArgs) -> ExitCode {
                 for p in &problems {
                     eprintln!("{p}");
                 }
-                return ExitCode::from(2);
+                return ExitCode::from(rampart::exit::CONFIG);
             }
         },
     };
@@ -85,7 +85,7 @@ pub fn run(args: AlertsArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("rampart: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(rampart::exit::USAGE);
         }
     };
     let query = Query {
@@ -101,7 +101,7 @@ pub fn run(args: AlertsArgs) -> ExitCode {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("rampart: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(rampart::exit::CANNOT_START);
         }
     };
     if args.json {

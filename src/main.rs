@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{ArgAction, Parser, Subcommand};
 use rampart::app::RunOptions;
+use rampart::exit;
 use rampart::record::format::Reader;
 use rampart::record::recorder::RecordOptions;
 use rampart::replay::{compare, report as show, Replay, Start};
@@ -23,7 +24,8 @@ mod score_cmd;
 #[command(
     name = "rampart",
     version,
-    about = "Perimeter-intrusion detection daemon"
+    about = "Perimeter-intrusion detection daemon",
+    after_help = rampart::exit::TABLE
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,8 +43,8 @@ enum Command {
         record: RecordArgs,
     },
     /// Run detection on a recording with a config, as fast as the CPU
-    /// allows, and print the incidents it raises (exit 2 on a usage or
-    /// config error, 1 if the recording is damaged before its end).
+    /// allows, and print the incidents it raises (exit 1 if the recording
+    /// is damaged before its end).
     Replay(ReplayArgs),
     /// Run firmware-sim scenarios (files or folders) through the detection
     /// in virtual time and score it against their ground truth: Pd with its
@@ -163,23 +165,24 @@ fn main() -> ExitCode {
                     max_bytes: record.record_max_bytes,
                 }),
             };
-            report(run(config, options))
+            run(config, options)
         }
         Command::Replay(args) => replay(args),
         Command::Alerts(args) => alerts_cmd::run(args),
         #[cfg(feature = "sim")]
         Command::Score(args) => score_cmd::run(args),
         #[cfg(feature = "sim")]
-        Command::Demo(args) => report(demo::run(args)),
+        Command::Demo(args) => report(demo::run(args), exit::CANNOT_START),
     }
 }
 
-fn report(result: anyhow::Result<()>) -> ExitCode {
+/// 0, or the error printed and `code` (see [`rampart::exit`]).
+fn report(result: anyhow::Result<()>, code: u8) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("rampart: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }
@@ -192,7 +195,7 @@ fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode 
         Ok(loaded) => loaded,
         Err(problems) => {
             print_problems(file, &problems);
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::CHECK_FAILED);
         }
     };
     let c = &loaded.config;
@@ -206,7 +209,7 @@ fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode 
                 file.display()
             );
         }
-        return ExitCode::FAILURE;
+        return ExitCode::from(exit::CHECK_FAILED);
     }
     println!(
         "{}: ok — wall {:.1} km in {} segments of {} m; {} fence and {} trench controllers; {} serial ports; broker {} ({}); {}",
@@ -238,7 +241,7 @@ fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode 
             Err(problems) => {
                 eprintln!("{}: cannot compare against it:", old_file.display());
                 print_problems(old_file, &problems);
-                return ExitCode::FAILURE;
+                return ExitCode::from(exit::CHECK_FAILED);
             }
         };
         println!("changes from {}:", old_file.display());
@@ -248,14 +251,14 @@ fn check_config(file: &Path, explain: bool, against: Option<&Path>) -> ExitCode 
     ExitCode::SUCCESS
 }
 
-/// `print-acl`: 0 with the ACL on stdout, 1 if the config does not load or
+/// `print-acl`: 0 with the ACL on stdout, 3 if the config does not load or
 /// cannot be expressed as an ACL.
 fn print_acl(file: &Path) -> ExitCode {
     let loaded = match rampart::config::load(file) {
         Ok(loaded) => loaded,
         Err(problems) => {
             print_problems(file, &problems);
-            return ExitCode::FAILURE;
+            return ExitCode::from(exit::CONFIG);
         }
     };
     match rampart::acl::Acl::for_config(&loaded.config) {
@@ -265,7 +268,7 @@ fn print_acl(file: &Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{}: {e}", file.display());
-            ExitCode::FAILURE
+            ExitCode::from(exit::CONFIG)
         }
     }
 }
@@ -277,9 +280,6 @@ fn print_problems(file: &Path, problems: &[rampart::config::Diagnostic]) {
     eprintln!("{}: {} problem(s)", file.display(), problems.len());
 }
 
-/// Exit status for usage and config errors, as clap uses.
-const USAGE: u8 = 2;
-
 /// `rampart replay`: one pass over the recording, through one config or two.
 fn replay(args: ReplayArgs) -> ExitCode {
     let load = |file: &Path| {
@@ -288,20 +288,21 @@ fn replay(args: ReplayArgs) -> ExitCode {
             .ok()
     };
     let Some(new) = load(&args.config) else {
-        return ExitCode::from(USAGE);
+        return ExitCode::from(exit::CONFIG);
     };
     let old = match &args.compare {
         Some(file) => match load(file) {
             Some(old) => Some(old),
-            None => return ExitCode::from(USAGE),
+            None => return ExitCode::from(exit::CONFIG),
         },
         None => None,
     };
     let mut reader = match Reader::open(&args.recording) {
         Ok(r) => r,
         Err(e) => {
+            // A file named on the command line.
             eprintln!("rampart: {}: {e}", args.recording.display());
-            return ExitCode::from(USAGE);
+            return ExitCode::from(exit::USAGE);
         }
     };
     let header = reader.header().clone();
@@ -412,7 +413,7 @@ fn replay(args: ReplayArgs) -> ExitCode {
             .and_then(|()| stdout.flush());
     }
     if damaged {
-        ExitCode::FAILURE
+        ExitCode::from(exit::CHECK_FAILED)
     } else {
         ExitCode::SUCCESS
     }
@@ -430,24 +431,34 @@ pub(crate) fn init_logging() {
         .init();
 }
 
-fn run(config: PathBuf, options: RunOptions) -> anyhow::Result<()> {
+/// `rampart run`: 0 after a graceful stop, 3 for a bad config, 4 if the
+/// daemon cannot start, 70 (at once) when a component dies.
+fn run(config: PathBuf, options: RunOptions) -> ExitCode {
     init_logging();
-    let loaded = rampart::config::load(&config).map_err(|problems| {
-        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        anyhow::anyhow!("invalid config:\n{}", lines.join("\n"))
-    })?;
-    rampart::supervise::install_panic_hook();
-    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    rt.block_on(async {
-        match rampart::app::run_with(loaded, options, shutdown_signal()).await {
-            Ok(_) => Ok(()),
-            // Logged already; at once, without waiting for anything.
-            Err(rampart::app::StartError::Died(_)) => {
-                std::process::exit(rampart::exit::COMPONENT_DIED.into())
-            }
-            Err(e) => Err(anyhow::Error::new(e).context("daemon failed to start")),
+    let loaded = match rampart::config::load(&config) {
+        Ok(loaded) => loaded,
+        Err(problems) => {
+            let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            eprintln!("rampart: invalid config:\n{}", lines.join("\n"));
+            return ExitCode::from(exit::CONFIG);
         }
-    })
+    };
+    rampart::supervise::install_panic_hook();
+    let started = tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")
+        .and_then(|rt| {
+            rt.block_on(async {
+                match rampart::app::run_with(loaded, options, shutdown_signal()).await {
+                    Ok(_) => Ok(()),
+                    // Logged already; at once, without waiting for anything.
+                    Err(rampart::app::StartError::Died(_)) => {
+                        std::process::exit(exit::COMPONENT_DIED.into())
+                    }
+                    Err(e) => Err(anyhow::Error::new(e).context("daemon failed to start")),
+                }
+            })
+        });
+    report(started, exit::CANNOT_START)
 }
 
 /// Completes on the first SIGINT or SIGTERM; a second one exits at once.
@@ -471,6 +482,6 @@ pub(crate) async fn shutdown_signal() {
             _ = int.recv() => {}
         }
         eprintln!("rampart: second signal, exiting now");
-        std::process::exit(130);
+        std::process::exit(exit::SECOND_SIGNAL.into());
     });
 }

@@ -27,8 +27,7 @@ pub struct ScoreArgs {
     jobs: Option<usize>,
 }
 
-/// Exit status for usage and config errors.
-const USAGE: u8 = 2;
+use rampart::exit;
 
 pub fn run(args: ScoreArgs) -> ExitCode {
     let loaded = match rampart::config::load(&args.config) {
@@ -37,18 +36,18 @@ pub fn run(args: ScoreArgs) -> ExitCode {
             for p in &problems {
                 eprintln!("{p}");
             }
-            return ExitCode::from(USAGE);
+            return ExitCode::from(exit::CONFIG);
         }
     };
     let files = match runner::scenario_files(&args.scenarios) {
         Ok(f) if !f.is_empty() => f,
         Ok(_) => {
             eprintln!("rampart score: no scenario files found");
-            return ExitCode::from(USAGE);
+            return ExitCode::from(exit::USAGE);
         }
         Err(e) => {
             eprintln!("rampart score: {e}");
-            return ExitCode::from(USAGE);
+            return ExitCode::from(exit::USAGE);
         }
     };
     let started = std::time::Instant::now();
@@ -116,10 +115,8 @@ pub fn run(args: ScoreArgs) -> ExitCode {
             started.elapsed().as_secs_f64()
         );
     }
-    if failed {
-        ExitCode::from(USAGE)
-    } else if args.check && targets.iter().any(|t| !t.met) {
-        ExitCode::FAILURE
+    if failed || (args.check && targets.iter().any(|t| !t.met)) {
+        ExitCode::from(exit::CHECK_FAILED)
     } else {
         ExitCode::SUCCESS
     }

@@ -234,7 +234,7 @@ fn print_acl_refuses_a_device_named_like_an_account() {
         .arg(&file)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(3), "a config an ACL cannot express");
     assert!(out.stdout.is_empty(), "no partial ACL on stdout");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(

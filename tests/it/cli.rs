@@ -301,7 +301,7 @@ fn a_fifo_as_the_config_is_refused_at_once() {
     assert!(stderr.lines().next() == Some(said.as_str()), "{stderr}");
 
     let out = output_within(rampart().arg("run").arg("--config").arg(&fifo), PROMPTLY);
-    assert!(!out.status.success(), "run on a FIFO succeeded");
+    assert_eq!(out.status.code(), Some(3), "run on a FIFO: a config error");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&said), "{stderr}");
 }
@@ -328,4 +328,52 @@ fn a_valid_config_whose_wall_is_a_fifo_is_refused_at_once() {
     assert!(!out.status.success(), "run with a FIFO wall succeeded");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&said), "{stderr}");
+}
+
+/// One table of exit codes, in `--help`, used by every subcommand.
+#[test]
+fn every_subcommand_uses_the_one_table_of_exit_codes() {
+    let help = rampart().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Exit codes (every subcommand):"), "{text}");
+    assert!(text.contains(rampart::exit::TABLE), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "wall = 7\n").unwrap();
+    let code =
+        |args: &[&std::ffi::OsStr]| output_within(rampart().args(args), PROMPTLY).status.code();
+    let bad = bad.as_os_str();
+    let (config, missing) = (std::ffi::OsStr::new("--config"), dir.path().join("none"));
+    // What was checked failed.
+    assert_eq!(code(&["check-config".as_ref(), bad]), Some(1));
+    // The command line is wrong.
+    assert_eq!(code(&["run".as_ref(), "--no-such-flag".as_ref()]), Some(2));
+    assert_eq!(
+        code(&[
+            "alerts".as_ref(),
+            "--data-dir".as_ref(),
+            dir.path().as_os_str(),
+            "--segment".as_ref(),
+            "nowhere".as_ref()
+        ]),
+        Some(2)
+    );
+    // The config is invalid.
+    for sub in ["run", "replay", "alerts", "score"] {
+        let mut args = vec![sub.as_ref(), config, bad];
+        if sub == "replay" || sub == "score" {
+            args.push(missing.as_os_str());
+        }
+        assert_eq!(code(&args), Some(3), "{sub}");
+    }
+    assert_eq!(code(&["print-acl".as_ref(), bad]), Some(3));
+    // Cannot start: no alert store to read.
+    assert_eq!(
+        code(&[
+            "alerts".as_ref(),
+            "--data-dir".as_ref(),
+            missing.as_os_str()
+        ]),
+        Some(4)
+    );
 }

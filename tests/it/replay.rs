@@ -322,11 +322,12 @@ async fn a_recording_replays_the_live_alerts_and_tells_two_thresholds_apart() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["incidents"].as_array().unwrap().len(), 3);
 
-    // Usage and config errors exit 2, config problems as check-config prints them.
+    // A bad config exits 3, its problems as check-config prints them; a
+    // command line naming no usable recording exits 2.
     let bad = d.join("bad.toml");
     std::fs::write(&bad, "wall = 7\n").unwrap();
     let out = replay(&[Path::new("--config"), &bad, &recording]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 problem(s)"));
     let out = replay(&[Path::new("--config"), &old, &old]);
     assert_eq!(out.status.code(), Some(2), "a config is not a recording");
