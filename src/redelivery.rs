@@ -19,7 +19,8 @@
 //!
 //! Pure: times are passed in. What was accepted since the last
 //! [`Redeliveries::take_new`] is handed out for the store, which keeps the
-//! same window, and a restarted daemon reads it back with
+//! newest sentences (more than a broker can have in flight when the daemon
+//! dies), and a restarted daemon reads them back, oldest first, with
 //! [`Redeliveries::restore`].
 
 use std::collections::HashMap;

@@ -15,11 +15,14 @@
 //!   device (`device_seq`), saved in batches by the engine task and read
 //!   back at start-up, so a sentence captured before a restart cannot be
 //!   replayed after it ([`Store::save_device_seqs`], [`Store::device_seqs`]).
-//! - **Sentences seen.** The last [`crate::redelivery::WINDOW`] sentences
-//!   accepted from each device (`sentence_seen`: seq and digest, one row
-//!   per slot), committed with the alerts they produced and before their
-//!   MQTT messages are acknowledged, so a restarted daemon recognises the
-//!   broker's redeliveries ([`Store::commit`], [`Store::seen`]).
+//! - **Sentences seen.** The last [`SEEN_KEPT`] sentences accepted
+//!   (`sentence_log`: device, seq, digest, in the order taken), committed
+//!   with the alerts they produced and before their MQTT messages are
+//!   acknowledged, so a restarted daemon recognises the broker's
+//!   redeliveries ([`Store::commit`], [`Store::seen`]). Appended, not
+//!   updated in place: a whole wall's sentences cost a few microseconds
+//!   each; what the broker can send again is far fewer (its in-flight
+//!   window at the moment the daemon died).
 //! - **Retention** ([`Store::prune`]) deletes old delivered messages by age
 //!   and by count, and never an undelivered one.
 //!
@@ -35,7 +38,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags};
 
 use crate::alert::AlertMessage;
-use crate::redelivery::{Seen, WINDOW};
+use crate::redelivery::Seen;
 use crate::time::Timestamp;
 
 pub use handle::StoreHandle;
@@ -45,7 +48,7 @@ pub use query::{Query, StateFilter};
 pub const FILE_NAME: &str = "rampart.db";
 
 /// The schema this build writes (`PRAGMA user_version`). Version 2 added
-/// `device_seq`, version 3 `sentence_seen`; an older store gains them when
+/// `device_seq`, version 3 `sentence_log`; an older store gains them when
 /// opened (every statement of [`SCHEMA`] is `IF NOT EXISTS`, so the
 /// migration is running it).
 const SCHEMA_VERSION: i64 = 3;
@@ -74,15 +77,19 @@ CREATE TABLE IF NOT EXISTS device_seq (
     seq        INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS sentence_seen (
+CREATE TABLE IF NOT EXISTS sentence_log (
     device TEXT    NOT NULL,
-    slot   INTEGER NOT NULL,
     seq    INTEGER NOT NULL,
     digest INTEGER NOT NULL,
-    at_ms  INTEGER NOT NULL,
-    PRIMARY KEY (device, slot)
-) WITHOUT ROWID;
+    at_ms  INTEGER NOT NULL
+);
 ";
+
+/// How many accepted sentences the store keeps (the newest): far more than
+/// a broker's in-flight window of messages can hold.
+pub const SEEN_KEPT: i64 = 262_144;
+/// Old sentences are deleted after this many new ones.
+const SEEN_PRUNE_EVERY: u64 = 65_536;
 
 /// What went wrong with the store.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +160,8 @@ pub struct Store {
     path: PathBuf,
     /// Commits wait for the disk (`synchronous=FULL`).
     synced: bool,
+    /// Sentences logged since old ones were last deleted.
+    seen_since_prune: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -175,6 +184,7 @@ impl Store {
             conn,
             path,
             synced: true,
+            seen_since_prune: 0,
         };
         store.prepare()?;
         Ok(store)
@@ -200,6 +210,7 @@ impl Store {
             conn,
             path,
             synced: true,
+            seen_since_prune: 0,
         };
         store.check_version()?;
         Ok(store)
@@ -275,16 +286,23 @@ impl Store {
         if !seen.is_empty() {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO sentence_seen (device, slot, seq, digest, at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO sentence_log (device, seq, digest, at_ms) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(e)?;
             for (device, s) in seen {
-                let slot = s.seq as usize % WINDOW;
                 // SQLite integers are signed: the digest's bits, as they are.
                 insert
-                    .execute(params![device, slot, s.seq, s.digest as i64, s.at.millis()])
+                    .execute(params![device, s.seq, s.digest as i64, s.at.millis()])
                     .map_err(e)?;
+            }
+            self.seen_since_prune += seen.len() as u64;
+            if self.seen_since_prune >= SEEN_PRUNE_EVERY {
+                tx.execute(
+                    "DELETE FROM sentence_log WHERE rowid <= (SELECT max(rowid) FROM sentence_log) - ?1",
+                    [SEEN_KEPT],
+                )
+                .map_err(e)?;
+                self.seen_since_prune = 0;
             }
         }
         if !seqs.is_empty() {
@@ -339,15 +357,19 @@ impl Store {
         self.commit(&[], &[], seqs, at).map(drop)
     }
 
-    /// The sentences saved as accepted, by device.
+    /// The newest [`SEEN_KEPT`] sentences saved as accepted, oldest first.
     pub fn seen(&self) -> Result<Vec<(String, Seen)>, StoreError> {
         let e = |e| sqlite(&self.path, e);
         let mut stmt = self
             .conn
-            .prepare("SELECT device, seq, digest, at_ms FROM sentence_seen")
+            .prepare(
+                "SELECT device, seq, digest, at_ms FROM sentence_log
+                 WHERE rowid > (SELECT coalesce(max(rowid), 0) FROM sentence_log) - ?1
+                 ORDER BY rowid",
+            )
             .map_err(e)?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([SEEN_KEPT], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     Seen {

@@ -288,24 +288,17 @@ fn a_version_1_store_opens_and_gains_device_seqs_which_survive_a_reopen() {
     );
 }
 
-/// Accepted sentences are kept one row per device and slot, with the
-/// alerts and seqs of the same commit, and come back after a reopen; a seq
-/// a window later takes its slot.
+/// Accepted sentences are logged with the alerts and seqs of the same
+/// commit, and come back after a reopen, oldest first (so the newest of a
+/// slot wins when the engine takes them back).
 #[test]
 fn sentences_seen_are_committed_with_alerts_and_come_back() {
-    use crate::redelivery::{Seen, WINDOW};
+    use crate::redelivery::Seen;
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
     let at = Timestamp(1_800_000_000_000);
     let seen = |seq: u32, digest: u64| Seen { seq, digest, at };
-    let msg = alert(
-        "rampart-t-1",
-        1,
-        AlertState::Raised,
-        AlertKind::Tamper,
-        12,
-        1,
-    );
+    let msg = alert("rampart-t-1", 1, AlertState::Raised, AlertKind::Tamper, 12, 1);
     let json = serde_json::to_string(&msg).unwrap();
     let new = [NewAlert {
         message: &msg,
@@ -322,22 +315,49 @@ fn sentences_seen_are_committed_with_alerts_and_come_back() {
         .unwrap();
     assert_eq!(seqs.len(), 1);
     // Without an alert: committed too (without waiting for the disk).
-    let later = [("fence-a".to_owned(), seen(1 + WINDOW as u32, 11))];
+    let later = [("fence-a".to_owned(), seen(3, 11))];
     store.commit(&[], &later, &[], at).unwrap();
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    let mut back = store.seen().unwrap();
-    back.sort_by_key(|(d, s)| (d.clone(), s.seq));
-    assert_eq!(
-        back,
-        [
-            ("fence-a".to_owned(), seen(2, 7)),
-            ("fence-a".to_owned(), seen(1 + WINDOW as u32, 11)),
-            ("trench-a".to_owned(), seen(9, 9)),
-        ]
-    );
+    let mut expected = first.clone();
+    expected.extend(later);
+    assert_eq!(store.seen().unwrap(), expected);
     assert_eq!(store.device_seqs().unwrap(), [("fence-a".to_owned(), 2)]);
     assert_eq!(store.outbox(0, 10).unwrap().len(), 1);
+}
+
+/// Only the newest sentences are kept: old ones are deleted as new ones
+/// come, and reading back returns at most SEEN_KEPT.
+#[test]
+fn only_the_newest_sentences_seen_are_kept() {
+    use crate::redelivery::Seen;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let total = SEEN_KEPT as u32 + 2 * SEEN_PRUNE_EVERY as u32;
+    let batch: Vec<_> = (0..total)
+        .map(|seq| {
+            (
+                "fence-a".to_owned(),
+                Seen {
+                    seq,
+                    digest: u64::from(seq),
+                    at: Timestamp(1),
+                },
+            )
+        })
+        .collect();
+    for chunk in batch.chunks(10_000) {
+        store.commit(&[], chunk, &[], Timestamp(1)).unwrap();
+    }
+    let back = store.seen().unwrap();
+    assert_eq!(back.len(), SEEN_KEPT as usize);
+    assert_eq!(back.first().unwrap().1.seq, total - SEEN_KEPT as u32);
+    assert_eq!(back.last().unwrap().1.seq, total - 1);
+    let rows: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM sentence_log", [], |r| r.get(0))
+        .unwrap();
+    assert!(rows <= SEEN_KEPT + SEEN_PRUNE_EVERY as i64, "{rows} rows kept");
 }
 
 /// A version-2 store (keyed seqs, no sentences seen) gains the table.
@@ -348,7 +368,7 @@ fn a_version_2_store_gains_the_sentences_seen() {
         let store = Store::open(dir.path()).unwrap();
         store
             .conn
-            .execute_batch("DROP TABLE sentence_seen; PRAGMA user_version = 2;")
+            .execute_batch("DROP TABLE sentence_log; PRAGMA user_version = 2;")
             .unwrap();
     }
     let mut store = Store::open(dir.path()).unwrap();
