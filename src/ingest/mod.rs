@@ -460,6 +460,34 @@ mod tests {
         );
     }
 
+    /// A malformed `m=` tag (upper-case hex) on a keyed device's sentence
+    /// names the device, so it counts towards substitution like a wrong
+    /// tag; on an unkeyed device's it is a plain parse error.
+    #[test]
+    fn a_malformed_tag_of_a_keyed_device_names_the_device() {
+        use crate::auth::{Key, Keys};
+        let mut keys = Keys::none();
+        keys.insert("fence-c07", Key::new([7; 32]));
+        let mut d = LineDecoder::with_keys(std::sync::Arc::new(keys));
+        let line = |dev: &str| {
+            let body = format!("RPFZ,{dev},44,3,850,2400,m=6B5D4E55699D4479E9F69FC6628FDADE");
+            let cs = body.bytes().fold(0u8, |a, b| a ^ b);
+            format!("${body}*{cs:02X}\r\n")
+        };
+        let mut got = Vec::new();
+        for dev in ["fence-c07", "fence-c08"] {
+            d.push(line(dev).as_bytes(), &Binding::Any, true, |e| {
+                if let Decoded::Rejected { reason, device, .. } = e {
+                    got.push((reason, device));
+                }
+            });
+        }
+        assert_eq!(
+            got,
+            [("bad_mac", Some("fence-c07".to_owned())), ("bad_mac", None)]
+        );
+    }
+
     #[test]
     fn acknowledgements_are_parsed_and_checked() {
         let ack = Ack::parse(br#"{"id": "rampart-1a2-7c3e-1", "by": "op 7", "console": "north"}"#)

@@ -298,7 +298,14 @@ fn sentences_seen_are_committed_with_alerts_and_come_back() {
     let mut store = Store::open(dir.path()).unwrap();
     let at = Timestamp(1_800_000_000_000);
     let seen = |seq: u32, digest: u64| Seen { seq, digest, at };
-    let msg = alert("rampart-t-1", 1, AlertState::Raised, AlertKind::Tamper, 12, 1);
+    let msg = alert(
+        "rampart-t-1",
+        1,
+        AlertState::Raised,
+        AlertKind::Tamper,
+        12,
+        1,
+    );
     let json = serde_json::to_string(&msg).unwrap();
     let new = [NewAlert {
         message: &msg,
@@ -357,7 +364,10 @@ fn only_the_newest_sentences_seen_are_kept() {
         .conn
         .query_row("SELECT count(*) FROM sentence_log", [], |r| r.get(0))
         .unwrap();
-    assert!(rows <= SEEN_KEPT + SEEN_PRUNE_EVERY as i64, "{rows} rows kept");
+    assert!(
+        rows <= SEEN_KEPT + SEEN_PRUNE_EVERY as i64,
+        "{rows} rows kept"
+    );
 }
 
 /// A version-2 store (keyed seqs, no sentences seen) gains the table.
