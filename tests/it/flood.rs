@@ -482,7 +482,7 @@ fn memory_kib(pid: u32) -> (u64, u64) {
 }
 
 /// The counters the daemon logs as it stops (`rampart stopped counters={...}`).
-fn final_counters(log: &str) -> BTreeMap<String, u64> {
+pub(crate) fn final_counters(log: &str) -> BTreeMap<String, u64> {
     let line = log
         .lines()
         .rev()

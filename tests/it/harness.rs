@@ -176,6 +176,59 @@ impl Mosquitto {
     }
 }
 
+/// The limits the input path counts on, as the shipped broker config
+/// (`config/mosquitto/mosquitto.conf`) sets them.
+pub const SHIPPED_LIMITS: [&str; 3] = [
+    "max_queued_messages",
+    "max_inflight_messages",
+    "max_packet_size",
+];
+
+/// The lines of the shipped `config/mosquitto/mosquitto.conf` that set
+/// [`SHIPPED_LIMITS`], except those named in `without`, ready to append to
+/// a test broker's config ([`Mosquitto::start_with`]). Panics if the
+/// shipped file lacks one of them (or sets one twice): the tests must run
+/// with what is shipped.
+pub fn shipped_limits(without: &[&str]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/mosquitto/mosquitto.conf");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut out = String::new();
+    for name in SHIPPED_LIMITS {
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.split_whitespace().next() == Some(name))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "{} must set `{name}` exactly once: {lines:?}",
+            path.display()
+        );
+        let value = lines[0].split_whitespace().nth(1);
+        assert!(
+            value.is_some_and(|v| v.parse::<u64>().is_ok()),
+            "{}: `{}` has no numeric value",
+            path.display(),
+            lines[0]
+        );
+        if !without.contains(&name) {
+            out.push_str(lines[0]);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The value the shipped broker config gives `name` (one of [`SHIPPED_LIMITS`]).
+pub fn shipped_limit(name: &str) -> u64 {
+    shipped_limits(&[])
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no shipped `{name}`"))
+}
+
 impl Drop for Mosquitto {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {

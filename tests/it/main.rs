@@ -12,6 +12,7 @@ mod end_to_end;
 mod faults;
 mod flood;
 mod harness;
+mod input;
 mod interop;
 mod reload;
 mod replay;
