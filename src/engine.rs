@@ -309,11 +309,20 @@ impl Engine {
         // costs nothing (the rules refuse their sentences).
         let known = self.layout.device(&s.device).is_some();
         if let Delivery::AtLeastOnce { flagged } = delivery {
-            if known
+            let remembered = known
                 && self
                     .redeliveries
-                    .is_redelivery(&s.device, s.seq, digest, flagged, at)
-            {
+                    .is_redelivery(&s.device, s.seq, digest, flagged, at);
+            // A keyed controller's seq only grows, the broker delivers a
+            // device's messages in order and flags only what it sent this
+            // daemon before (a publisher cannot set DUP on that leg): an
+            // authentic flagged sentence that is not newer than the last
+            // taken came before it, and was handled then, however long
+            // ago — even out of the window.
+            let keyed_and_older = flagged
+                && self.config.auth.keys.get(&s.device).is_some()
+                && self.seqs.check(&s.device, s.seq).is_err();
+            if remembered || keyed_and_older {
                 return Ok(Verdict::Duplicate);
             }
         }

@@ -771,3 +771,50 @@ fn every_kind_resumes_a_devices_tamper_joined_by_a_substitution_stays_open_until
         );
     }
 }
+
+/// Redeliveries over MQTT: the same device, seq and bytes again is dropped
+/// before the replay guard; a keyed device's flagged sentence older than
+/// its last is dropped too, however old; the same without the flag, or
+/// over a serial line, is a replay.
+#[test]
+fn redeliveries_are_dropped_before_the_replay_guard_and_replays_are_not() {
+    use crate::engine::{Arrival, Delivery, Verdict};
+    use crate::redelivery::digest;
+    let mut engine = Feed::new(&keyed()).engine;
+    let hb = |seq: u32| Sentence {
+        device: "fence-a".into(),
+        seq,
+        body: heartbeat(Health::Ok),
+        mac: None,
+    };
+    let arrive = |engine: &mut Engine, seq: u32, delivery: Delivery, t: f64| {
+        let s = hb(seq);
+        let arrival = Arrival {
+            at: at(t),
+            digest: digest(s.encode().as_bytes()),
+            delivery,
+        };
+        match engine.on_arrival(&s, arrival) {
+            Ok(Verdict::Accepted(_)) => "accepted",
+            Ok(Verdict::Duplicate) => "duplicate",
+            Err(r) => r.reason(),
+        }
+    };
+    let fresh = Delivery::AtLeastOnce { flagged: false };
+    let flagged = Delivery::AtLeastOnce { flagged: true };
+    for seq in 1..=3 {
+        assert_eq!(arrive(&mut engine, seq, fresh, 1.0), "accepted");
+    }
+    // The same bytes again over MQTT: a redelivery, flagged or not.
+    assert_eq!(arrive(&mut engine, 2, fresh, 2.0), "duplicate");
+    assert_eq!(arrive(&mut engine, 2, flagged, 2.0), "duplicate");
+    // Over a serial line nothing is sent twice: a replay.
+    assert_eq!(arrive(&mut engine, 2, Delivery::Once, 2.0), "replayed_seq");
+    // After a restart that remembered nothing (the window had moved on):
+    // flagged by the broker, older than the last taken: a redelivery.
+    let mut later = Feed::new(&keyed()).engine;
+    later.restore_seqs([("fence-a".to_owned(), 3)]);
+    assert_eq!(arrive(&mut later, 1, flagged, 3.0), "duplicate");
+    assert_eq!(arrive(&mut later, 1, fresh, 3.0), "replayed_seq");
+    assert_eq!(arrive(&mut later, 4, flagged, 3.0), "accepted");
+}

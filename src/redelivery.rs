@@ -9,29 +9,33 @@
 //! before any other check, so a redelivery is never a replay, never a
 //! substitution and never new evidence: each sentence acts once.
 //!
-//! The window, per device: the last [`WINDOW`] seqs accepted, one slot per
-//! seq modulo [`WINDOW`]. A sentence the broker flags as sent before (DUP)
-//! matches however long ago its first copy came: after a restart that may
-//! be as long as the daemon was down. Any other sentence matches only a
-//! copy accepted within [`FRESH`]: a controller's own resend is a matter of
-//! seconds, while an unauthenticated controller that restarts its count
-//! at 0 may well repeat an old line much later, and that is news.
+//! The window: the last [`WINDOW`] sentences accepted, from all devices
+//! together — what the store keeps too. Not a window per device and not
+//! the broker's in-flight window: a broker may send a whole backlog again
+//! after the daemon dies (Mosquitto 2.0 lets a reconnecting session's
+//! queued messages past its `max_inflight_messages` as soon as the first
+//! acknowledgements arrive), so what comes again is bounded only by what
+//! the daemon took before it died. A sentence the broker flags as sent
+//! before (DUP) matches however long ago its first copy came: after a
+//! restart that may be as long as the daemon was down. Any other sentence
+//! matches only a copy accepted within [`FRESH`]: a controller's own resend
+//! is a matter of seconds, while an unauthenticated controller that
+//! restarts its count at 0 may well repeat an old line much later, and
+//! that is news.
 //!
 //! Pure: times are passed in. What was accepted since the last
-//! [`Redeliveries::take_new`] is handed out for the store, which keeps the
-//! newest sentences (more than a broker can have in flight when the daemon
-//! dies), and a restarted daemon reads them back, oldest first, with
-//! [`Redeliveries::restore`].
+//! [`Redeliveries::take_new`] is handed out for the store, and a restarted
+//! daemon reads it back, oldest first, with [`Redeliveries::restore`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use crate::time::Timestamp;
 
-/// Seqs remembered per device. At least the broker's in-flight window
-/// (Mosquitto's `max_inflight_messages`), the most one device can have
-/// unacknowledged.
-pub const WINDOW: usize = 1024;
+/// Sentences remembered, from all devices together: some 40 s of a whole
+/// wall at 6 000 sentences a second, or a backlog of that size sent again.
+/// About 12 MiB.
+pub const WINDOW: usize = 262_144;
 /// How long a sentence not flagged as redelivered can match.
 pub const FRESH: Duration = Duration::from_secs(600);
 
@@ -55,28 +59,48 @@ pub fn digest(line: &[u8]) -> u64 {
     })
 }
 
-/// One device's window.
-#[derive(Debug)]
-struct Ring(Box<[Option<Seen>]>);
-
-impl Ring {
-    fn new() -> Self {
-        Self(vec![None; WINDOW].into_boxed_slice())
-    }
-
-    fn slot(seq: u32) -> usize {
-        seq as usize % WINDOW
-    }
+/// One remembered sentence; `device` indexes [`Redeliveries::names`].
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    device: u32,
+    seen: Seen,
 }
 
-/// The windows of every device that has spoken.
-#[derive(Debug, Default)]
+/// The last [`WINDOW`] sentences accepted.
+#[derive(Debug)]
 pub struct Redeliveries {
-    devices: HashMap<String, Ring>,
+    capacity: usize,
+    /// Device ids, interned.
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+    /// Oldest first; `recent[i]` is the sentence taken `first + i`-th.
+    recent: VecDeque<Entry>,
+    first: u64,
+    /// (device, seq) → where its latest copy is in `recent`.
+    index: HashMap<(u32, u32), u64>,
     new: Vec<(String, Seen)>,
 }
 
+impl Default for Redeliveries {
+    fn default() -> Self {
+        Self::with_capacity(WINDOW)
+    }
+}
+
 impl Redeliveries {
+    /// A window of `capacity` sentences.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            ids: HashMap::new(),
+            names: Vec::new(),
+            recent: VecDeque::new(),
+            first: 0,
+            index: HashMap::new(),
+            new: Vec::new(),
+        }
+    }
+
     /// True when `device`'s sentence `seq` with these bytes (`digest`) was
     /// accepted before, within the window; `flagged` says the broker marked
     /// it as sent before.
@@ -88,15 +112,14 @@ impl Redeliveries {
         flagged: bool,
         now: Timestamp,
     ) -> bool {
-        let Some(ring) = self.devices.get(device) else {
+        let Some(&id) = self.ids.get(device) else {
             return false;
         };
-        match ring.0[Ring::slot(seq)] {
-            Some(seen) if seen.seq == seq && seen.digest == digest => {
-                flagged || now.since(seen.at) < FRESH
-            }
-            _ => false,
-        }
+        let Some(&at) = self.index.get(&(id, seq)) else {
+            return false;
+        };
+        let seen = self.recent[(at - self.first) as usize].seen;
+        seen.digest == digest && (flagged || now.since(seen.at) < FRESH)
     }
 
     /// Remembers an accepted sentence.
@@ -111,14 +134,28 @@ impl Redeliveries {
     }
 
     fn remember(&mut self, device: &str, seen: Seen) {
-        let ring = match self.devices.get_mut(device) {
-            Some(r) => r,
-            None => self
-                .devices
-                .entry(device.to_owned())
-                .or_insert_with(Ring::new),
+        let id = match self.ids.get(device) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u32;
+                self.names.push(device.to_owned());
+                self.ids.insert(device.to_owned(), id);
+                id
+            }
         };
-        ring.0[Ring::slot(seen.seq)] = Some(seen);
+        if self.recent.len() == self.capacity {
+            if let Some(old) = self.recent.pop_front() {
+                let key = (old.device, old.seen.seq);
+                // Unless a later copy of the same seq took its place.
+                if self.index.get(&key) == Some(&self.first) {
+                    self.index.remove(&key);
+                }
+                self.first += 1;
+            }
+        }
+        let at = self.first + self.recent.len() as u64;
+        self.recent.push_back(Entry { device: id, seen });
+        self.index.insert((id, seen.seq), at);
     }
 
     /// What was accepted since the last call, in order: what to save.
@@ -126,16 +163,22 @@ impl Redeliveries {
         std::mem::take(&mut self.new)
     }
 
-    /// Takes back what a previous run saved (not handed out again).
+    /// Takes back what a previous run saved, oldest first (not handed out
+    /// again).
     pub fn restore(&mut self, saved: impl IntoIterator<Item = (String, Seen)>) {
         for (device, seen) in saved {
             self.remember(&device, seen);
         }
     }
 
-    /// Forgets devices no longer configured.
-    pub fn retain(&mut self, keep: impl Fn(&str) -> bool) {
-        self.devices.retain(|d, _| keep(d));
+    /// How many sentences are remembered.
+    pub fn len(&self) -> usize {
+        self.recent.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.recent.is_empty()
     }
 }
 
@@ -167,7 +210,7 @@ mod tests {
         );
         assert!(
             !r.is_redelivery("fence-a", 7 + WINDOW as u32, d, true, at(1)),
-            "same slot, other seq"
+            "another seq"
         );
     }
 
@@ -181,19 +224,45 @@ mod tests {
     }
 
     #[test]
-    fn the_window_holds_the_last_seqs_of_each_device() {
-        let mut r = Redeliveries::default();
-        for seq in 0..(WINDOW as u32 + 10) {
+    fn the_window_holds_the_last_sentences_of_all_devices_together() {
+        let mut r = Redeliveries::with_capacity(100);
+        // One device far past any per-device window, then others.
+        for seq in 0..90 {
             r.accept("fence-a", seq, u64::from(seq), T0);
         }
+        for seq in 0..20 {
+            r.accept("fence-b", seq, 1000 + u64::from(seq), T0);
+        }
+        assert_eq!(r.len(), 100);
         assert!(!r.is_redelivery("fence-a", 9, 9, true, T0), "pushed out");
         assert!(r.is_redelivery("fence-a", 10, 10, true, T0));
-        assert!(r.is_redelivery("fence-a", WINDOW as u32 + 9, WINDOW as u64 + 9, true, T0));
+        assert!(r.is_redelivery("fence-a", 89, 89, true, T0));
+        assert!(r.is_redelivery("fence-b", 0, 1000, true, T0));
         // Across the wrap of the 32-bit seq.
-        r.accept("fence-b", u32::MAX, 1, T0);
-        r.accept("fence-b", 0, 2, T0);
-        assert!(r.is_redelivery("fence-b", u32::MAX, 1, true, T0));
-        assert!(r.is_redelivery("fence-b", 0, 2, true, T0));
+        r.accept("fence-c", u32::MAX, 1, T0);
+        r.accept("fence-c", 0, 2, T0);
+        assert!(r.is_redelivery("fence-c", u32::MAX, 1, true, T0));
+        assert!(r.is_redelivery("fence-c", 0, 2, true, T0));
+    }
+
+    /// A seq taken again (a controller that restarted its count) replaces
+    /// the old copy, and the old copy leaving the window does not take the
+    /// new one with it; seqs never collide with others.
+    #[test]
+    fn a_seq_taken_again_replaces_the_old_copy_and_survives_its_eviction() {
+        let mut r = Redeliveries::with_capacity(4);
+        r.accept("fence-a", 5, 50, T0);
+        r.accept("fence-a", 5, 51, T0);
+        assert!(!r.is_redelivery("fence-a", 5, 50, true, T0));
+        assert!(r.is_redelivery("fence-a", 5, 51, true, T0));
+        for seq in [6, 7, 1029] {
+            r.accept("fence-a", seq, 60, T0);
+        }
+        // The first copy of seq 5 has left the window; the second is in it.
+        assert!(r.is_redelivery("fence-a", 5, 51, true, T0));
+        assert!(r.is_redelivery("fence-a", 1029, 60, true, T0));
+        r.accept("fence-a", 8, 60, T0);
+        assert!(!r.is_redelivery("fence-a", 5, 51, true, T0), "now gone too");
     }
 
     #[test]

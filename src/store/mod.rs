@@ -21,8 +21,7 @@
 //!   acknowledged, so a restarted daemon recognises the broker's
 //!   redeliveries ([`Store::commit`], [`Store::seen`]). Appended, not
 //!   updated in place: a whole wall's sentences cost a few microseconds
-//!   each; what the broker can send again is far fewer (its in-flight
-//!   window at the moment the daemon died).
+//!   each.
 //! - **Retention** ([`Store::prune`]) deletes old delivered messages by age
 //!   and by count, and never an undelivered one.
 //!
@@ -85,9 +84,9 @@ CREATE TABLE IF NOT EXISTS sentence_log (
 );
 ";
 
-/// How many accepted sentences the store keeps (the newest): far more than
-/// a broker's in-flight window of messages can hold.
-pub const SEEN_KEPT: i64 = 262_144;
+/// How many accepted sentences the store keeps (the newest): the engine's
+/// window of redeliveries.
+pub const SEEN_KEPT: i64 = crate::redelivery::WINDOW as i64;
 /// Old sentences are deleted after this many new ones.
 const SEEN_PRUNE_EVERY: u64 = 65_536;
 
