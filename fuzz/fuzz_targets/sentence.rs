@@ -28,7 +28,7 @@ fn decode(chunks: &[&[u8]], binding: &Binding<'_>, keys: &Arc<Keys>) -> Vec<Seen
         let last = i + 1 == chunks.len();
         decoder.push(chunk, binding, last, |d| {
             seen.push(match d {
-                Decoded::Sentence(s) => Seen::Sentence(s),
+                Decoded::Sentence { sentence: s, .. } => Seen::Sentence(s),
                 Decoded::Rejected {
                     reason,
                     message,
