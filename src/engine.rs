@@ -156,8 +156,14 @@ impl Engine {
     }
 
     /// The sentences accepted since the last call: what to save.
-    pub fn take_seen(&mut self) -> Vec<(String, Seen)> {
+    pub fn take_seen(&mut self) -> Vec<(std::sync::Arc<str>, Seen)> {
         self.redeliveries.take_new()
+    }
+
+    /// Whether sentences were accepted (or keyed seqs moved) since the
+    /// last [`Engine::take_seen`].
+    pub fn has_unsaved(&self) -> bool {
+        self.redeliveries.has_new()
     }
 
     /// Takes the last accepted seqs a previous run saved (call before the

@@ -28,6 +28,8 @@
 //! daemon reads it back, oldest first, with [`Redeliveries::restore`].
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::time::Timestamp;
@@ -66,19 +68,72 @@ struct Entry {
     seen: Seen,
 }
 
+/// The index's key for a device's seq.
+fn key(device: u32, seq: u32) -> u64 {
+    u64::from(device) << 32 | u64::from(seq)
+}
+
+/// A fast hash with a key drawn at random per process, for the window's
+/// maps: SplitMix64's finaliser over the input mixed with the key. A
+/// controller choosing its seqs cannot make them collide in the table, as
+/// it could with an unkeyed fast hash; SipHash, std's default, cost a
+/// tenth of the daemon's time at a whole wall's load.
+#[derive(Debug, Clone)]
+struct Keyed(u64);
+
+impl Keyed {
+    fn new() -> Self {
+        Self(std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64))
+    }
+}
+
+impl BuildHasher for Keyed {
+    type Hasher = KeyedHasher;
+    fn build_hasher(&self) -> KeyedHasher {
+        KeyedHasher(self.0)
+    }
+}
+
+#[derive(Debug)]
+struct KeyedHasher(u64);
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl Hasher for KeyedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = mix(self.0 ^ n).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        mix(self.0)
+    }
+}
+
 /// The last [`WINDOW`] sentences accepted.
 #[derive(Debug)]
 pub struct Redeliveries {
     capacity: usize,
     /// Device ids, interned.
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
+    ids: HashMap<Arc<str>, u32, Keyed>,
+    names: Vec<Arc<str>>,
     /// Oldest first; `recent[i]` is the sentence taken `first + i`-th.
     recent: VecDeque<Entry>,
     first: u64,
-    /// (device, seq) → where its latest copy is in `recent`.
-    index: HashMap<(u32, u32), u64>,
-    new: Vec<(String, Seen)>,
+    /// [`key`] of (device, seq) → where its latest copy is in `recent`.
+    index: HashMap<u64, u64, Keyed>,
+    new: Vec<(Arc<str>, Seen)>,
 }
 
 impl Default for Redeliveries {
@@ -90,13 +145,14 @@ impl Default for Redeliveries {
 impl Redeliveries {
     /// A window of `capacity` sentences.
     pub fn with_capacity(capacity: usize) -> Self {
+        let hasher = Keyed::new();
         Self {
             capacity: capacity.max(1),
-            ids: HashMap::new(),
+            ids: HashMap::with_hasher(hasher.clone()),
             names: Vec::new(),
             recent: VecDeque::new(),
             first: 0,
-            index: HashMap::new(),
+            index: HashMap::with_hasher(hasher),
             new: Vec::new(),
         }
     }
@@ -115,7 +171,7 @@ impl Redeliveries {
         let Some(&id) = self.ids.get(device) else {
             return false;
         };
-        let Some(&at) = self.index.get(&(id, seq)) else {
+        let Some(&at) = self.index.get(&key(id, seq)) else {
             return false;
         };
         let seen = self.recent[(at - self.first) as usize].seen;
@@ -129,45 +185,53 @@ impl Redeliveries {
             digest,
             at: now,
         };
-        self.remember(device, seen);
-        self.new.push((device.to_owned(), seen));
+        let id = self.remember(device, seen);
+        self.new.push((self.names[id as usize].clone(), seen));
     }
 
-    fn remember(&mut self, device: &str, seen: Seen) {
+    fn remember(&mut self, device: &str, seen: Seen) -> u32 {
         let id = match self.ids.get(device) {
             Some(&id) => id,
             None => {
                 let id = self.names.len() as u32;
-                self.names.push(device.to_owned());
-                self.ids.insert(device.to_owned(), id);
+                let name: Arc<str> = device.into();
+                self.names.push(name.clone());
+                self.ids.insert(name, id);
                 id
             }
         };
         if self.recent.len() == self.capacity {
             if let Some(old) = self.recent.pop_front() {
-                let key = (old.device, old.seen.seq);
+                let old_key = key(old.device, old.seen.seq);
                 // Unless a later copy of the same seq took its place.
-                if self.index.get(&key) == Some(&self.first) {
-                    self.index.remove(&key);
+                if self.index.get(&old_key) == Some(&self.first) {
+                    self.index.remove(&old_key);
                 }
                 self.first += 1;
             }
         }
         let at = self.first + self.recent.len() as u64;
         self.recent.push_back(Entry { device: id, seen });
-        self.index.insert((id, seen.seq), at);
+        self.index.insert(key(id, seen.seq), at);
+        id
+    }
+
+    /// Whether something was accepted since the last
+    /// [`Redeliveries::take_new`].
+    pub fn has_new(&self) -> bool {
+        !self.new.is_empty()
     }
 
     /// What was accepted since the last call, in order: what to save.
-    pub fn take_new(&mut self) -> Vec<(String, Seen)> {
+    pub fn take_new(&mut self) -> Vec<(Arc<str>, Seen)> {
         std::mem::take(&mut self.new)
     }
 
     /// Takes back what a previous run saved, oldest first (not handed out
     /// again).
-    pub fn restore(&mut self, saved: impl IntoIterator<Item = (String, Seen)>) {
+    pub fn restore<D: AsRef<str>>(&mut self, saved: impl IntoIterator<Item = (D, Seen)>) {
         for (device, seen) in saved {
-            self.remember(&device, seen);
+            self.remember(device.as_ref(), seen);
         }
     }
 

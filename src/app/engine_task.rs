@@ -8,10 +8,11 @@
 //!
 //! Progress goes to the sink in order with the outputs ([`Progress`]): the
 //! sentences accepted, the keyed devices' last seqs and the tokens of the
-//! MQTT messages fully handled. It is handed over whenever the input queue
-//! runs dry, every [`PROGRESS_BATCH`] messages under load, and at each
-//! tick; the sink commits it with the alerts before it and only then
-//! acknowledges the messages.
+//! MQTT messages fully handled. It is handed over [`PROGRESS_DELAY`] after
+//! the first of it, at once once [`PROGRESS_BATCH`] messages wait, and at
+//! each tick; the sink commits it with the alerts before it and only then
+//! acknowledges the messages. (Alerts do not wait for it: they go to the
+//! sink as soon as they are decided.)
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,12 +27,16 @@ use crate::engine::{Arrival, Engine, Verdict};
 use crate::incident::Output;
 use crate::ingest::camera::CameraSlot;
 use crate::ingest::Inbound;
+use crate::mqtt::subscriber::AckToken;
 use crate::runtime::Shared;
 use crate::sink::{Progress, SinkInput};
 
 /// At most this many MQTT messages wait for their acknowledgement in the
 /// engine task before their progress goes to the sink.
 pub const PROGRESS_BATCH: usize = 256;
+/// At most this long: a few milliseconds more before a message is
+/// acknowledged, for one store commit per batch instead of per message.
+pub const PROGRESS_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// What the engine task talks to besides its input and output.
 pub struct EngineLinks {
@@ -82,77 +87,32 @@ pub async fn run_engine(
         async move { progress.is_empty() || tx.send(SinkInput::Progress(progress)).await.is_ok() }
     };
     let mut acks = Vec::new();
+    // Per-sentence counts, added to the shared counters with each progress.
+    let mut counts = SentenceCounts::default();
     if !send_all(engine.start(shared.clock.now())).await {
         return;
     }
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When the progress waiting now must go to the sink.
+    let mut progress_due: Option<tokio::time::Instant> = None;
     loop {
         let mut ticked = false;
+        let mut progress_now = false;
         let outs = tokio::select! {
+            _ = sleep_until(progress_due) => {
+                progress_now = true;
+                Vec::new()
+            }
             msg = rx.recv() => match msg {
-                Some(Inbound::Sentence { sentence, received, source, checked_with, digest, delivery }) => {
-                    shared.counters.incr("engine.sentences");
-                    crate::failpoint::check("engine", &sentence.device);
-                    let keyed = engine.config().auth.keys.get(&sentence.device).map(Key::id);
-                    let arrival = Arrival { at: received, digest, delivery };
-                    if keyed.is_some() && checked_with != keyed {
-                        // Checked before a reload replaced the keys: not
-                        // authenticated under the keys in force now.
-                        let why = format!("device `{}`: checked before its key changed; dropped", sentence.device);
-                        shared.reject(&source, "key_changed", &why, b"");
-                        Vec::new()
-                    } else {
-                    match engine.on_arrival(&sentence, arrival) {
-                        Ok(Verdict::Accepted(outs)) => {
-                            shared.counters.incr("sentences.accepted");
-                            outs
-                        }
-                        Ok(Verdict::Duplicate) => {
-                            // At-least-once delivery at work: counted, not an error.
-                            shared.counters.incr("sentences.duplicate");
-                            Vec::new()
-                        }
-                        Err(reject) => {
-                            let line = sentence.encode();
-                            shared.reject(&source, reject.reason(), &reject.to_string(), line.trim_end().as_bytes());
-                            engine.on_auth_rejection(&sentence.device, reject.reason(), received)
-                        }
+                Some(Inbound::Batch(items)) => {
+                    let mut outs = Vec::new();
+                    for item in items {
+                        outs.extend(handle(&mut engine, item, &shared, &mut counts, &mut acks));
                     }
-                    }
+                    outs
                 }
-                Some(Inbound::Acknowledge(token)) => {
-                    acks.push(token);
-                    Vec::new()
-                }
-                Some(Inbound::AuthRejected { device, reason, received, checked_with }) => {
-                    if checked_with == engine.config().auth.keys.get(&device).map(Key::id) {
-                        engine.on_auth_rejection(&device, reason, received)
-                    } else {
-                        Vec::new() // judged by keys a reload has replaced
-                    }
-                }
-                Some(Inbound::Evidence { evidence, .. }) => engine.on_evidence(evidence, shared.clock.now()),
-                Some(Inbound::AnimalsSeen { chainages_m, received, .. }) => {
-                    engine.on_animals(&chainages_m, received);
-                    Vec::new()
-                }
-                Some(Inbound::CameraContrast { camera, low, received, .. }) => {
-                    shared.counters.incr(if low { "cameras.low_contrast" } else { "cameras.contrast_restored" });
-                    engine.on_camera_contrast(&camera, low, received)
-                }
-                Some(Inbound::Ack { ack, received }) => match engine.on_ack(&ack.id, &ack.by, received) {
-                    Some(outs) => {
-                        shared.counters.incr("acks.accepted");
-                        info!(id = %ack.id, by = %ack.by, "incident acknowledged");
-                        outs
-                    }
-                    None => {
-                        let why = format!("no open incident `{}` (acknowledged by `{}`)", ack.id, ack.by);
-                        shared.reject("mqtt:ack", "ack_unknown_incident", &why, b"");
-                        Vec::new()
-                    }
-                },
+                Some(item) => handle(&mut engine, item, &shared, &mut counts, &mut acks),
                 None => break,
             },
             Some(loaded) = reloads.recv() => match engine.reconfigure(&loaded.config, shared.clock.now()) {
@@ -189,18 +149,174 @@ pub async fn run_engine(
             }
         };
         if !send_all(outs).await {
+            counts.add_to(&shared);
             return;
         }
-        // Under load, in batches; otherwise at once.
-        if (ticked || acks.len() >= PROGRESS_BATCH || rx.is_empty())
-            && !send_progress(&mut engine, &mut acks).await
-        {
-            return;
+        if ticked || progress_now || acks.len() >= PROGRESS_BATCH {
+            counts.add_to(&shared);
+            if !send_progress(&mut engine, &mut acks).await {
+                return;
+            }
+            progress_due = None;
+        } else if progress_due.is_none() && (!acks.is_empty() || engine.has_unsaved()) {
+            progress_due = Some(tokio::time::Instant::now() + PROGRESS_DELAY);
         }
     }
     // Last look at deadlines and pending updates before stopping.
+    counts.add_to(&shared);
     let _ = send_all(engine.on_tick(shared.clock.now())).await;
     let _ = send_progress(&mut engine, &mut acks).await;
+}
+
+/// What one input does to the engine, and what the engine says.
+fn handle(
+    engine: &mut Engine,
+    inbound: Inbound,
+    shared: &Shared,
+    counts: &mut SentenceCounts,
+    acks: &mut Vec<AckToken>,
+) -> Vec<Output> {
+    match inbound {
+        Inbound::Sentence {
+            sentence,
+            received,
+            source,
+            checked_with,
+            digest,
+            delivery,
+        } => {
+            counts.sentences += 1;
+            crate::failpoint::check("engine", &sentence.device);
+            let keyed = engine.config().auth.keys.get(&sentence.device).map(Key::id);
+            let arrival = Arrival {
+                at: received,
+                digest,
+                delivery,
+            };
+            if keyed.is_some() && checked_with != keyed {
+                // Checked before a reload replaced the keys: not
+                // authenticated under the keys in force now.
+                let why = format!(
+                    "device `{}`: checked before its key changed; dropped",
+                    sentence.device
+                );
+                shared.reject(&source, "key_changed", &why, b"");
+                Vec::new()
+            } else {
+                match engine.on_arrival(&sentence, arrival) {
+                    Ok(Verdict::Accepted(outs)) => {
+                        counts.accepted += 1;
+                        outs
+                    }
+                    Ok(Verdict::Duplicate) => {
+                        // At-least-once delivery at work: counted, not an error.
+                        counts.duplicate += 1;
+                        Vec::new()
+                    }
+                    Err(reject) => {
+                        let line = sentence.encode();
+                        shared.reject(
+                            &source,
+                            reject.reason(),
+                            &reject.to_string(),
+                            line.trim_end().as_bytes(),
+                        );
+                        engine.on_auth_rejection(&sentence.device, reject.reason(), received)
+                    }
+                }
+            }
+        }
+        Inbound::Acknowledge(token) => {
+            acks.push(token);
+            Vec::new()
+        }
+        Inbound::AuthRejected {
+            device,
+            reason,
+            received,
+            checked_with,
+        } => {
+            if checked_with == engine.config().auth.keys.get(&device).map(Key::id) {
+                engine.on_auth_rejection(&device, reason, received)
+            } else {
+                Vec::new() // judged by keys a reload has replaced
+            }
+        }
+        Inbound::Evidence { evidence, .. } => engine.on_evidence(evidence, shared.clock.now()),
+        Inbound::AnimalsSeen {
+            chainages_m,
+            received,
+            ..
+        } => {
+            engine.on_animals(&chainages_m, received);
+            Vec::new()
+        }
+        Inbound::CameraContrast {
+            camera,
+            low,
+            received,
+            ..
+        } => {
+            shared.counters.incr(if low {
+                "cameras.low_contrast"
+            } else {
+                "cameras.contrast_restored"
+            });
+            engine.on_camera_contrast(&camera, low, received)
+        }
+        Inbound::Ack { ack, received } => match engine.on_ack(&ack.id, &ack.by, received) {
+            Some(outs) => {
+                shared.counters.incr("acks.accepted");
+                info!(id = %ack.id, by = %ack.by, "incident acknowledged");
+                outs
+            }
+            None => {
+                let why = format!(
+                    "no open incident `{}` (acknowledged by `{}`)",
+                    ack.id, ack.by
+                );
+                shared.reject("mqtt:ack", "ack_unknown_incident", &why, b"");
+                Vec::new()
+            }
+        },
+        // Batches are taken apart by the caller; none nests.
+        Inbound::Batch(items) => items
+            .into_iter()
+            .flat_map(|item| handle(engine, item, shared, counts, acks))
+            .collect(),
+    }
+}
+
+/// The sentences the engine task saw since they were last counted.
+#[derive(Debug, Default)]
+struct SentenceCounts {
+    sentences: u64,
+    accepted: u64,
+    duplicate: u64,
+}
+
+impl SentenceCounts {
+    /// Adds them to the shared counters and starts again from zero.
+    fn add_to(&mut self, shared: &Shared) {
+        let c = std::mem::take(self);
+        for (name, n) in [
+            ("engine.sentences", c.sentences),
+            ("sentences.accepted", c.accepted),
+            ("sentences.duplicate", c.duplicate),
+        ] {
+            if n > 0 {
+                shared.counters.add(name, n);
+            }
+        }
+    }
+}
+
+/// Completes at `deadline`, never without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The engine's gauges, as counters.
@@ -381,23 +497,31 @@ mod tests {
         for token in acks {
             run.input.send(Inbound::Acknowledge(token)).await.unwrap();
         }
+        // Progress may come in more than one piece (each within
+        // PROGRESS_DELAY): gather it until both tokens are in.
         let mut seen_alert = false;
-        let progress = loop {
+        let (mut acked, mut seen) = (0, Vec::new());
+        while acked < 2 {
             match run.output.recv().await.expect("engine running") {
                 SinkInput::Output(Output::Alert(a)) => {
                     assert_eq!(a.kind, AlertKind::Tamper);
                     seen_alert = true;
                 }
                 SinkInput::Output(_) => {}
-                SinkInput::Progress(p) if !p.acks.is_empty() => break p,
-                SinkInput::Progress(_) => {}
+                SinkInput::Progress(p) => {
+                    assert!(
+                        p.acks.is_empty() || seen_alert,
+                        "the alert comes before the token"
+                    );
+                    acked += p.acks.len();
+                    seen.extend(p.seen);
+                }
             }
-        };
-        assert!(seen_alert, "the alert comes before the token");
-        assert_eq!(progress.acks.len(), 2);
-        assert_eq!(progress.seen.len(), 1);
-        assert_eq!(progress.seen[0].0, "fence-a");
-        assert_eq!(progress.seen[0].1.seq, 7);
+        }
+        assert_eq!(acked, 2);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(&*seen[0].0, "fence-a");
+        assert_eq!(seen[0].1.seq, 7);
         run.stop().await;
     }
 

@@ -73,6 +73,9 @@ pub enum Inbound {
     },
     /// An operator acknowledged an incident.
     Ack { ack: Ack, received: Timestamp },
+    /// Several of the above in order (the sentences of one message): one
+    /// trip through the channel.
+    Batch(Vec<Inbound>),
     /// A camera saw animals at these chainages.
     AnimalsSeen {
         camera: String,
@@ -353,12 +356,18 @@ impl LineHandler {
                     }
                 }
             });
+        let decoded = accepted.iter().filter(|a| a.is_ok()).count();
+        if decoded > 0 {
+            // Whether the engine takes them (or drops them as redeliveries
+            // or replays) is counted there.
+            self.shared
+                .counters
+                .add("sentences.decoded", decoded as u64);
+        }
+        let mut batch = Vec::with_capacity(accepted.len());
         for item in accepted {
             let inbound = match item {
                 Ok((sentence, digest)) => {
-                    // Whether the engine takes it (or drops it as a
-                    // redelivery or a replay) is counted there.
-                    self.shared.counters.incr("sentences.decoded");
                     let checked_with = self.decoder.keys().get(&sentence.device).map(Key::id);
                     Inbound::Sentence {
                         sentence,
@@ -376,11 +385,13 @@ impl LineHandler {
                     received,
                 },
             };
-            if !self.send(inbound).await {
-                return false;
-            }
+            batch.push(inbound);
         }
-        true
+        match batch.len() {
+            0 => true,
+            1 => self.send(batch.pop().expect("one")).await,
+            _ => self.send(Inbound::Batch(batch)).await,
+        }
     }
 
     /// Sends something else to the engine on this source's channel;

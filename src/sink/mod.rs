@@ -71,7 +71,7 @@ impl From<Output> for SinkInput {
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Sentences accepted (to recognise their redeliveries).
-    pub seen: Vec<(String, Seen)>,
+    pub seen: Vec<(Arc<str>, Seen)>,
     /// Keyed devices whose last accepted seq moved.
     pub seqs: Vec<(String, u32)>,
     /// MQTT messages fully handled, to acknowledge once committed.

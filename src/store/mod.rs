@@ -255,7 +255,7 @@ impl Store {
     /// Commits messages, in order, in one transaction; returns their
     /// sequence numbers. On disk when it returns.
     pub fn append(&mut self, alerts: &[NewAlert<'_>]) -> Result<Vec<i64>, StoreError> {
-        self.commit(alerts, &[], &[], Timestamp(0))
+        self.commit(alerts, &[] as &[(&str, Seen)], &[], Timestamp(0))
     }
 
     /// Commits in one transaction alert messages (in order), sentences
@@ -267,7 +267,7 @@ impl Store {
     pub fn commit(
         &mut self,
         alerts: &[NewAlert<'_>],
-        seen: &[(String, Seen)],
+        seen: &[(impl AsRef<str>, Seen)],
         seqs: &[(String, u32)],
         at: Timestamp,
     ) -> Result<Vec<i64>, StoreError> {
@@ -291,7 +291,12 @@ impl Store {
             for (device, s) in seen {
                 // SQLite integers are signed: the digest's bits, as they are.
                 insert
-                    .execute(params![device, s.seq, s.digest as i64, s.at.millis()])
+                    .execute(params![
+                        device.as_ref(),
+                        s.seq,
+                        s.digest as i64,
+                        s.at.millis()
+                    ])
                     .map_err(e)?;
             }
             self.seen_since_prune += seen.len() as u64;
@@ -353,7 +358,7 @@ impl Store {
         seqs: &[(String, u32)],
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        self.commit(&[], &[], seqs, at).map(drop)
+        self.commit(&[], &[] as &[(&str, Seen)], seqs, at).map(drop)
     }
 
     /// The newest [`SEEN_KEPT`] sentences saved as accepted, oldest first.

@@ -389,7 +389,7 @@ fn a_version_2_store_gains_the_sentences_seen() {
         at: Timestamp(1),
     };
     store
-        .commit(&[], &[("fence-a".into(), s)], &[], Timestamp(1))
+        .commit(&[], &[("fence-a", s)], &[], Timestamp(1))
         .unwrap();
     assert_eq!(store.seen().unwrap(), [("fence-a".to_owned(), s)]);
 }
