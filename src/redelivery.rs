@@ -146,13 +146,16 @@ impl Redeliveries {
     /// A window of `capacity` sentences.
     pub fn with_capacity(capacity: usize) -> Self {
         let hasher = Keyed::new();
+        let capacity = capacity.max(1);
+        // All the room at once: the daemon's memory does not step up
+        // later, under load, as the window fills.
         Self {
-            capacity: capacity.max(1),
+            capacity,
             ids: HashMap::with_hasher(hasher.clone()),
             names: Vec::new(),
-            recent: VecDeque::new(),
+            recent: VecDeque::with_capacity(capacity),
             first: 0,
-            index: HashMap::with_hasher(hasher),
+            index: HashMap::with_capacity_and_hasher(capacity, hasher),
             new: Vec::new(),
         }
     }
