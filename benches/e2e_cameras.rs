@@ -16,13 +16,15 @@
 //!    the `raised` messages (updates wait for `min_update_interval` by
 //!    design, so they would measure the rate limit, not the pipeline).
 
+mod support;
+
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::{find, free_port};
 
 use geo::{Bearing, Destination, Haversine, Point};
 use ndarray::Array2;
@@ -35,22 +37,6 @@ const CAMERAS: usize = 8;
 const W: usize = 640;
 const H: usize = 512;
 const GROUND: u16 = 29_500;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn find(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()

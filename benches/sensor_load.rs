@@ -83,14 +83,16 @@
 //! The report is printed as markdown, ready for BENCHMARKS.md, with one
 //! PASS/FAIL line per check.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::{find, free_port};
 
 use bytes::{Bytes, BytesMut};
 use rampart::mqtt::subscriber::{Connection, SubscriberOptions};
@@ -196,22 +198,6 @@ fn num<T: std::str::FromStr>(s: &str) -> Result<T, String> {
 }
 
 // ---------------------------------------------------------------- processes
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn find(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
 
 fn wait_for_port(port: u16, within: Duration) -> bool {
     let end = Instant::now() + within;

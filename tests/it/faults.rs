@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rampart::sim::pty::Pty;
 use serde_json::Value;
 
-use crate::harness::{sentence, stored_alerts, Daemon, Mosquitto, Watcher};
+use crate::harness::{random_ms, seed, sentence, stored_alerts, Daemon, Mosquitto, Watcher};
 use crate::wall_file;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -153,21 +153,6 @@ fn tally(data: &Path, w: &Watcher) -> Tally {
             .collect(),
         duplicates: received.values().map(|n| n - 1).sum(),
     }
-}
-
-/// A cheap random number for kill and restart moments.
-fn random_ms(state: &mut u64, from: u64, to: u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    from + *state % (to - from)
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        | 1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

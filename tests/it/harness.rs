@@ -561,3 +561,21 @@ pub fn simulator(
     };
     rampart::sim::Simulator::new(config, scenario, options).expect("simulator")
 }
+
+/// A cheap random number (xorshift) for kill and restart moments, between
+/// `from` and `to` (exclusive).
+pub fn random_ms(state: &mut u64, from: u64, to: u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    from + *state % (to - from)
+}
+
+/// A seed for [`random_ms`] from the clock (printed by the tests that use
+/// it, so a failing run can be told apart).
+pub fn seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+        | 1
+}

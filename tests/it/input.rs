@@ -33,7 +33,8 @@ use serde_json::Value;
 
 use crate::flood::final_counters;
 use crate::harness::{
-    sentence, shipped_limit, shipped_limits, stored_alerts, Daemon, Mosquitto, Watcher,
+    random_ms, seed, sentence, shipped_limit, shipped_limits, stored_alerts, Daemon, Mosquitto,
+    Watcher,
 };
 use crate::wall_file;
 
@@ -359,21 +360,6 @@ fn is_tamper_of(v: &Value, device: &str) -> bool {
         && v["sensors"]
             .as_array()
             .is_some_and(|s| s.iter().any(|x| x == device))
-}
-
-/// xorshift, for random moments.
-fn random_ms(state: &mut u64, from: u64, to: u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    from + *state % (to - from)
-}
-
-fn seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-        | 1
 }
 
 // ---------------------------------------------------------------------------
@@ -870,6 +856,20 @@ async fn a_backlog_of_100k_sentences_from_600_controllers_gives_the_incidents_of
 
 const LOOP_DEVICES: usize = 8;
 
+/// `devices` controllers 10 km apart from km 50 (every other one keyed)
+/// and the marker controller at km 150, as instance `instance`.
+fn loop_config(dir: &Path, port: u16, instance: &str, devices: usize) -> String {
+    let mut fences: Vec<(String, f64)> = (0..devices)
+        .map(|i| (loop_device(i), 50_000.0 + 10_000.0 * i as f64))
+        .collect();
+    fences.push((MARKER.to_owned(), 150_000.0));
+    let keys: Vec<(String, String)> = (0..devices)
+        .filter(|&i| is_keyed(i))
+        .map(|i| (loop_device(i), key_hex(i)))
+        .collect();
+    fences_config(dir, port, instance, &fences, &keys, "")
+}
+
 fn loop_device(i: usize) -> String {
     format!("ctl-{i}")
 }
@@ -938,15 +938,7 @@ async fn sigkill_loop_under_qos1_tamper_cycles_acts_on_every_sentence_exactly_on
         .unwrap_or(6);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut fences: Vec<(String, f64)> = (0..LOOP_DEVICES)
-        .map(|i| (loop_device(i), 50_000.0 + 10_000.0 * i as f64))
-        .collect();
-    fences.push((MARKER.to_owned(), 150_000.0));
-    let keys: Vec<(String, String)> = (0..LOOP_DEVICES)
-        .filter(|&i| is_keyed(i))
-        .map(|i| (loop_device(i), key_hex(i)))
-        .collect();
-    let config = fences_config(dir.path(), broker.port, "killer", &fences, &keys, "");
+    let config = loop_config(dir.path(), broker.port, "killer", LOOP_DEVICES);
     let mut w = Watcher::start(broker.port, &["rampart/v1/alert/+"]).await;
     // The daemon's session exists before the controllers start.
     let daemon = Daemon::start(dir.path(), &config);
@@ -1001,7 +993,7 @@ async fn sigkill_loop_under_qos1_tamper_cycles_acts_on_every_sentence_exactly_on
          ({} keyed) at QoS 1; the last run accepted {}, dropped {} redeliveries ({} flagged DUP by the broker), \
          {} messages acknowledged; {} alert messages stored, {} incidents",
         elapsed.as_secs_f64(),
-        keys.len(),
+        (0..LOOP_DEVICES).filter(|&i| is_keyed(i)).count(),
         get(&c, "sentences.accepted"),
         get(&c, "sentences.duplicate"),
         get(&c, "mqtt.in.redelivered"),
@@ -1077,15 +1069,7 @@ async fn a_deep_backlog_per_controller_killed_mid_drain_acts_once_per_sentence()
     };
     const DEVICES: usize = 4;
     let dir = tempfile::tempdir().unwrap();
-    let mut fences: Vec<(String, f64)> = (0..DEVICES)
-        .map(|i| (loop_device(i), 50_000.0 + 10_000.0 * i as f64))
-        .collect();
-    fences.push((MARKER.to_owned(), 150_000.0));
-    let keys: Vec<(String, String)> = (0..DEVICES)
-        .filter(|&i| is_keyed(i))
-        .map(|i| (loop_device(i), key_hex(i)))
-        .collect();
-    let config = fences_config(dir.path(), broker.port, "deep", &fences, &keys, "");
+    let config = loop_config(dir.path(), broker.port, "deep", DEVICES);
     let mut w = Watcher::start(broker.port, &["rampart/v1/alert/+"]).await;
     let daemon = Daemon::start(dir.path(), &config);
     daemon.wait_log("mqtt source subscribed", 2, WAIT).await;
@@ -1151,7 +1135,7 @@ async fn a_deep_backlog_per_controller_killed_mid_drain_acts_once_per_sentence()
          the restarted daemon remembered {remembered}, received {} messages ({} flagged DUP), accepted {}, \
          dropped {} redeliveries, rejected replayed_seq {}; {} alert messages, {} incidents",
         input.len(),
-        keys.len(),
+        (0..DEVICES).filter(|&i| is_keyed(i)).count(),
         get(&c, "mqtt.in.messages"),
         get(&c, "mqtt.in.redelivered"),
         get(&c, "sentences.accepted"),
