@@ -74,12 +74,7 @@ impl Acl {
     /// The ACL for a loaded config: its topic root, `[mqtt] username` (or
     /// [`DAEMON_ACCOUNT`]), its fence and trench controllers and cameras.
     pub fn for_config(config: &Config) -> Result<Self, AclError> {
-        let controllers: Vec<&str> = config
-            .fence
-            .iter()
-            .map(|f| f.id.as_str())
-            .chain(config.trench.iter().map(|t| t.id.as_str()))
-            .collect();
+        let controllers: Vec<&str> = config.controller_ids().collect();
         let cameras: Vec<&str> = config.camera.iter().map(|c| c.id.as_str()).collect();
         let daemon = config.mqtt.username.as_deref().unwrap_or(DAEMON_ACCOUNT);
         Acl::new(&config.mqtt.root, daemon, &controllers, &cameras)

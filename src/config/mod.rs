@@ -210,6 +210,16 @@ pub struct StoreConfig {
     pub max_messages: u64,
 }
 
+impl Config {
+    /// The ids of every fence and trench controller, fences first.
+    pub fn controller_ids(&self) -> impl Iterator<Item = &str> {
+        self.fence
+            .iter()
+            .map(|f| f.id.as_str())
+            .chain(self.trench.iter().map(|t| t.id.as_str()))
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {

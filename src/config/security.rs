@@ -35,12 +35,7 @@ pub fn summary(config: &Config, now: i64) -> SecuritySummary {
         }
         (false, None) => "plain TCP, no TLS".to_owned(),
     };
-    let controllers: Vec<&str> = config
-        .fence
-        .iter()
-        .map(|f| f.id.as_str())
-        .chain(config.trench.iter().map(|t| t.id.as_str()))
-        .collect();
+    let controllers: Vec<&str> = config.controller_ids().collect();
     let unkeyed: Vec<&str> = controllers
         .iter()
         .copied()
